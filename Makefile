@@ -1,0 +1,37 @@
+# One-line entry points. `make install quickstart` is the main job; `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# CPU wheel of torch by default (a plain `pip install torch` pulls a multi-GB CUDA build). GPU: see README.
+TORCH_SPEC ?= torch==2.13.0
+# Single-threaded BLAS: with 2 threads on a busy machine GRPO ran 30-70x slower.
+export OMP_NUM_THREADS ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install install-dev quickstart test test-fast bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e .
+
+install-dev: install
+	$(BIN)/pip install --quiet -e ".[dev]"
+
+quickstart: install
+	$(BIN)/interplay-hf quickstart
+
+test: install-dev
+	HF_HUB_OFFLINE=1 HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 -q
+
+test-fast: install-dev
+	HF_HUB_OFFLINE=1 HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+bench: install-dev
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info

@@ -1,0 +1,59 @@
+"""`interplay-hf` command line: one sub-command per stage of the data flow.
+
+Each sub-command lives beside the code it drives and exposes ``register(subparsers)``, which adds
+its parser and sets ``func``. Modules listed here must import torch/transformers lazily (inside
+their ``func``), so ``interplay-hf --help`` and the pure-Python commands stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from interplay_hf.errors import ConfigError
+
+# Order = order in `--help`; module -> it registers one or more sub-commands.
+COMMAND_MODULES: tuple[str, ...] = (
+    "interplay_hf.data.cli",  # data build / data sample
+    "interplay_hf.verify.cli",  # verify
+    "interplay_hf.train.cli",  # train sft / train grpo / quickstart
+    "interplay_hf.evaluation.cli",  # eval / report / select-edge
+    "interplay_hf.hub_cli",  # push / card / released
+    "interplay_hf.pipeline_cli",  # pipeline
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interplay-hf",
+        description="Pre-training, mid-training and RL on synthetic reasoning data (arXiv 2512.07783).",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name and module_name.startswith(err.name):  # sub-command not built yet in this checkout
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except ConfigError as err:
+        print(f"interplay-hf: error: {err}", file=sys.stderr)
+        return 2
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
