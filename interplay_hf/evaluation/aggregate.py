@@ -1,0 +1,77 @@
+"""Per-problem records → summary blocks (overall, per op, context, regime, context×op). Pure Python.
+
+A block averages over its problems (every problem weighs the same). All numbers recompute from the
+per-problem counts, so a report can ask for any k ≤ n after the fact (``summarize(records, ks)``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from interplay_hf.errors import ConfigError
+from interplay_hf.evaluation.chance import chance_pass_at_k
+from interplay_hf.evaluation.passk import first_k_pass, mean, pass_at_k, regime_of
+from interplay_hf.evaluation.scoring import ERROR_TYPES
+
+
+def block(records: Sequence[dict], ks: Sequence[int]) -> dict:
+    """The summary BLOCK of results.json for ``records`` (see CONTRACTS.md)."""
+    usable = [k for k in ks if all(k <= r["n"] for r in records)]
+
+    def per_k(fn: Callable[[dict, int], float]) -> dict[str, float | None]:
+        return {str(k): mean(fn(r, k) for r in records) for k in usable}
+
+    greedy_out = [r["greedy_outcome"] for r in records if r.get("greedy_outcome") is not None]
+    greedy_proc = [r["greedy_process"] for r in records if r.get("greedy_process") is not None]
+    has_chance = records and all(r.get("chance_p") is not None for r in records)
+    return {
+        "num_problems": len(records),
+        "outcome_pass@k": per_k(lambda r, k: pass_at_k(r["n"], r["outcome_correct"], k)),
+        "process_pass@k": per_k(lambda r, k: pass_at_k(r["n"], r["process_correct"], k)),
+        "process_pass@k_first": per_k(lambda r, k: float(first_k_pass(r["first_process_rank"], k))),
+        "chance_pass@k": per_k(lambda r, k: chance_pass_at_k(r["chance_p"], k)) if has_chance else {},
+        "greedy_outcome_pass@1": mean(map(float, greedy_out)),
+        "greedy_process_pass@1": mean(map(float, greedy_proc)),
+        "process_accuracy": mean(r["mean_process_score"] for r in records),
+        "error_counts": {e: sum(r["error_counts"].get(e, 0) for r in records) for e in ERROR_TYPES},
+        "num_samples": sum(r["n"] for r in records),
+        "truncated": sum(r.get("truncated", 0) for r in records),
+    }
+
+
+def _group(records: Iterable[dict], key: Callable[[dict], object]) -> dict:
+    groups: dict = {}
+    for r in records:
+        groups.setdefault(key(r), []).append(r)
+    return groups
+
+
+def summarize(records: Sequence[dict], ks: Sequence[int], regimes: dict[str, list[int]]) -> dict:
+    """The ``summary`` of results.json; per-op keys are op numbers as strings, in numeric order."""
+    by_op = _group(records, lambda r: r["op"])
+    by_ctx = _group(records, lambda r: r["context"])
+    by_ctx_op = _group(records, lambda r: (r["context"], r["op"]))
+    by_regime = _group(records, lambda r: regime_of(r["op"], regimes))
+    return {
+        "overall": block(records, ks),
+        "per_op": {str(op): block(by_op[op], ks) for op in sorted(by_op)},
+        "per_context": {c: block(by_ctx[c], ks) for c in sorted(by_ctx)},
+        "per_regime": {name: block(by_regime[name], ks) for name in regimes if name in by_regime},
+        "per_context_op": {f"{c}/{op}": block(by_ctx_op[(c, op)], ks) for c, op in sorted(by_ctx_op)},
+    }
+
+
+def load_results(path: str | Path) -> dict:
+    """results.json of an eval directory (or the file itself)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no results.json here; pass an eval output directory (interplay-hf eval --output-dir)")
+    with open(path, encoding="utf-8") as f:
+        results = json.load(f)
+    if "problems" not in results:
+        raise ConfigError(f"{path}: not an evaluation results.json (no 'problems' list)")
+    return results

@@ -1,0 +1,80 @@
+"""`interplay-hf eval`, `interplay-hf report`, `interplay-hf select-edge` (torch is imported only when run)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from interplay_hf.errors import ConfigError
+from interplay_hf.evaluation.config import EvalConfig, add_dataclass_arguments, config_from_args
+from interplay_hf.evaluation.edge import EdgeCriteria
+
+
+def register(subparsers) -> None:
+    from interplay_hf.evaluation import run as run_module
+
+    p = subparsers.add_parser(
+        "eval",
+        help="sample n completions per problem, verify them, report pass@k per op/context/regime",
+        description=run_module.__doc__.split("\n")[0] + " Multi-process: accelerate launch -m interplay_hf.evaluation.run.",
+    )
+    run_module.build_arg_parser(p)
+    p.set_defaults(func=run_module.run_from_args)
+
+    p = subparsers.add_parser("report", help="compare eval runs (e.g. base vs RL) in one table and plots")
+    p.add_argument("eval_dirs", nargs="+", help="eval output directories (each with results.json)")
+    p.add_argument("--labels", default=None, help="comma-separated names, one per directory (default: directory names)")
+    p.add_argument("--k", default=None, help="k values (≤ the smallest n); default: those the runs were evaluated at")
+    p.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, help="where report.md/json and plots/ go")
+    p.set_defaults(func=run_report)
+
+    p = subparsers.add_parser(
+        "select-edge",
+        help="pick the ops where the base model's pass@1 is low but pass@k is clearly non-zero; write edge.json + RL data recipe",
+    )
+    p.add_argument("--results", default=None, help="reuse this eval results.json/dir instead of sampling the base model")
+    p.add_argument("--model", default=None, help="base model (local dir or repo id) to evaluate")
+    p.add_argument("--data", default=None, help="eval/selection set (data recipe YAML, saved dataset dir or .jsonl)")
+    p.add_argument("--ops", default="8-20", help="candidate ops (default 8-20)")
+    p.add_argument("--n", type=int, default=32, help="samples per problem (default 32)")
+    p.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, help="where edge.json etc. go")
+    for f in EdgeCriteria.__dataclass_fields__.values():
+        names = ["--" + f.name.replace("_", "-")] + (["--" + f.name] if "_" in f.name else [])
+        typ = type(f.default)
+        p.add_argument(*names, dest=f.name, type=typ, default=f.default, help=f.metadata["help"] + f" (default {f.default})")
+    p.add_argument("--rl-problems", type=int, default=10000, help="problems in the RL data recipe (default 10000)")
+    p.add_argument("--rl-seed", type=int, default=1234, help="seed of the RL data recipe (default 1234)")
+    p.add_argument("--rl-contexts", default=None, help="contexts of the RL set, e.g. 'zoo' (default: the evaluated ones)")
+    add_dataclass_arguments(p, EvalConfig, skip=("model", "data", "output_dir", "ops", "n", "k"))
+    p.set_defaults(func=run_select_edge)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from interplay_hf.evaluation.passk import parse_int_list
+    from interplay_hf.evaluation.report import compare_runs
+
+    labels = [x for x in args.labels.split(",")] if args.labels else None
+    report = compare_runs(args.eval_dirs, labels, args.output_dir, parse_int_list(args.k, "--k"))
+    print(f"compared {len(report['runs'])} runs -> {Path(args.output_dir) / 'report.md'}")
+    return 0
+
+
+def run_select_edge(args: argparse.Namespace) -> int:
+    from interplay_hf.evaluation.edge import select_edge_command
+
+    criteria = EdgeCriteria(**{name: getattr(args, name) for name in EdgeCriteria.__dataclass_fields__})
+    if args.results is None:
+        if not args.model or not args.data:
+            raise ConfigError("select-edge: give --model and --data to evaluate the base model, or --results <eval dir>")
+        eval_cfg = config_from_args(
+            EvalConfig, args, output_dir=str(Path(args.output_dir) / "base_eval"), k=sorted({1, criteria.k}),
+        )
+    else:
+        eval_cfg = None
+    edge = select_edge_command(criteria, args.output_dir, eval_cfg=eval_cfg, results_path=args.results, ops=args.ops,
+                               rl_problems=args.rl_problems, rl_seed=args.rl_seed,
+                               rl_contexts=args.rl_contexts.split(",") if args.rl_contexts else None,
+                               log=lambda msg: print(f"[select-edge] {msg}", file=sys.stderr, flush=True))
+    print(f"selected ops: {edge['selected_ops'] or 'none'} -> {Path(args.output_dir) / 'edge.json'}")
+    return 0
