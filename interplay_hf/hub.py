@@ -3,7 +3,7 @@
 One import point for the rest of the package (evaluation, train scripts, pipeline):
 
 - released checkpoints: :func:`resolve_released`, :func:`load_released`, :data:`CATALOGUE`
-  (``hub_released.py``, pure Python);
+  (``released.py``, pure Python);
 - cards: :func:`render_model_card`, :func:`render_dataset_card` (``hub_cards.py``, templates in
   ``interplay_hf/templates/``);
 - pushing: :func:`push_stage`, :func:`push`, :func:`push_dataset`, :func:`plan_push` (``hub_push.py``).
@@ -23,7 +23,7 @@ from interplay_hf.hub_push import (
     push_stage,
     sanitize_revision,
 )
-from interplay_hf.hub_released import (
+from interplay_hf.released import (
     CATALOGUE,
     REPOS,
     ReleasedCheckpoint,
