@@ -16,6 +16,7 @@ from interplay_hf.data.chat import (
     plain_prompt,
     to_chat_format,
 )
+from interplay_hf.errors import ConfigError
 from interplay_hf.rewards import REWARD_FUNCS, get_reward_funcs
 from interplay_hf.verify import verify
 
@@ -175,3 +176,27 @@ def test_converting_a_built_dataset_keeps_rows_splits_and_build_report(tmp_path)
                 {k: v for k, v in old.items() if k not in ("prompt", "completion")}
     assert chat["eval_op2_zoo"][0]["completion"][0]["role"] == "assistant"  # full columns: completion converted
     assert "completion" not in chat["train"].column_names  # rl columns: no completion added
+
+
+def test_data_build_with_chat_prompts_keeps_gold_columns_and_dedup_keys(tmp_path):
+    """`prompt_format: chat` gives conversational prompts; dedup still runs on the plain prompt."""
+    from interplay_hf.data.build import build_datasets
+    from interplay_hf.data.chat import plain_prompt
+    from interplay_hf.data.text import make_prompt
+
+    recipe = {"name": "chat", "seed": 3, "prompt_format": "chat", "eval": {"ops": 2, "contexts": "zoo", "size": 4},
+              "splits": {"train": {"size": 12, "ops": 2, "contexts": "zoo", "columns": "full"}}}
+    plain = build_datasets({**recipe, "prompt_format": "plain"}, tmp_path / "plain", verbose=False)
+    chat = build_datasets(recipe, tmp_path / "chat", verbose=False)
+    assert chat["train"]["solution"] == plain["train"]["solution"]
+    for row in chat["train"]:
+        assert [m["role"] for m in row["prompt"]] == ["system", "user"]
+        assert plain_prompt(row["prompt"]) == make_prompt(row["problem"], row["question"])
+        assert verify(row["completion"], gold_solution=row["solution"]).process_verified
+
+
+def test_unknown_prompt_format_is_a_config_error():
+    from interplay_hf.data.recipe import recipe_from_dict
+
+    with pytest.raises(ConfigError, match="prompt_format"):
+        recipe_from_dict({"name": "x", "prompt_format": "html", "splits": {"train": {"size": 1, "ops": 2}}})

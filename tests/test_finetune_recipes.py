@@ -129,15 +129,10 @@ def test_sft_warmup_trains_on_chat_completions_with_lora(path):
 
 @pytest.mark.parametrize("path", DATA_RECIPES, ids=recipe_id)
 def test_chat_data_recipe_is_valid_and_asks_for_chat_prompts(path):
-    from dataclasses import fields
-
-    from interplay_hf.data.recipe import DataRecipe, load_data_recipe, recipe_from_dict
+    from interplay_hf.data.recipe import load_data_recipe
 
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert raw["prompt_format"] == "chat"
-    if "prompt_format" in {f.name for f in fields(DataRecipe)}:
-        assert load_data_recipe(path).prompt_format == "chat"
-    else:  # data build does not know the option yet (recipes/finetune/README.md: convert with data.chat)
-        recipe_from_dict({k: v for k, v in raw.items() if k not in ("prompt_format", "system_prompt")})
+    assert load_data_recipe(path).prompt_format == "chat"
     eval_seed = yaml.safe_load((ROOT / "recipes/data/eval.yaml").read_text())["eval"]["seed"]
     assert raw.get("eval", {}).get("seed", eval_seed) == eval_seed

@@ -224,6 +224,8 @@ def build_datasets(
                 seen[split.name] = keys
             extra = [c for c in ds.column_names if c not in split.columns]
             ds = ds.remove_columns(extra, new_fingerprint=_fingerprint("cols", fp, extra, len(ds)))
+            if recipe.prompt_format == "chat" and "prompt" in ds.column_names and len(ds):
+                ds = _to_chat(ds, recipe, fp)
             if len(ds):  # an empty split (tiny split in another shard, or all duplicates) is not saved
                 built[split.name] = ds
             report["splits"][split.name] = entry = _report_entry(split, n_rows, blocks, dropped, len(ds), counts,
@@ -372,10 +374,21 @@ def _hashes_of_datasets(paths) -> set[str]:
     return keys
 
 
+def _to_chat(ds, recipe, fp):
+    """Conversational prompt/completion for instruct models; runs after dedup, so keys stay the plain prompts."""
+    from interplay_hf.data.chat import DEFAULT_SYSTEM_PROMPT, to_chat_format
+
+    system_prompt = DEFAULT_SYSTEM_PROMPT if recipe.system_prompt is None else recipe.system_prompt
+    return ds.map(to_chat_format, fn_kwargs={"system_prompt": system_prompt},
+                  new_fingerprint=_fingerprint("chat", fp, system_prompt, len(ds)))
+
+
 def _prompts(ds):
     cols = ds.column_names
     if "prompt" in cols:
-        return ds["prompt"]
+        from interplay_hf.data.chat import plain_prompt
+
+        return [plain_prompt(p) for p in ds["prompt"]]
     if "text" in cols:
         return [t.split("<solution>", 1)[0] + "<solution>" for t in ds["text"]]
     if "problem" in cols and "question" in cols:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from interplay_hf.data.chat import PROMPT_FORMATS
 from interplay_hf.data.contexts import get_context
 from interplay_hf.data.generator import FORWARD, ROW_COLUMNS, SUPPORTED_OPS, GeneratorConfig, check_mode
 from interplay_hf.errors import ConfigError
@@ -81,6 +82,14 @@ class DataRecipe:
     hub_repo_id: str | None = field(default=None, metadata={"help": "Push the built DatasetDict to this Hub repo."})
     hub_private: bool = field(default=False, metadata={"help": "Create the Hub repo as private."})
     description: str = field(default="", metadata={"help": "Free text for the dataset card."})
+    prompt_format: str = field(
+        default="plain",
+        metadata={"help": "'plain' (format.md §5 text prompts for from-scratch models) or 'chat' (system + user "
+                          "messages for instruct models; gold columns unchanged)."},
+    )
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "Chat system message (default: the step-format instruction; '' for none)."}
+    )
     source: dict = field(default_factory=dict, metadata={"help": "The YAML as loaded (for the card and report)."})
 
     def split(self, name: str) -> SplitSpec:
@@ -96,7 +105,10 @@ class DataRecipe:
 
 
 # ----------------------------------------------------------------------------------------------
-_TOP_KEYS = {"name", "seed", "output_dir", "num_proc", "generator", "splits", "eval", "dedup_against", "hub", "description"}
+_TOP_KEYS = {
+    "name", "seed", "output_dir", "num_proc", "generator", "splits", "eval", "dedup_against", "hub", "description",
+    "prompt_format", "system_prompt",
+}
 _SPLIT_KEYS = {"size", "ops", "contexts", "modes", "mixture", "columns", "seed"}
 _COMPONENT_KEYS = {"weight", "ops", "contexts", "modes"}
 _EVAL_KEYS = {"ops", "contexts", "modes", "size", "columns", "prefix", "seed"}
@@ -158,6 +170,12 @@ def recipe_from_dict(data: dict[str, Any]) -> DataRecipe:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise ConfigError("description: expected a string")
+    prompt_format = data.get("prompt_format", "plain")
+    if prompt_format not in PROMPT_FORMATS:
+        raise ConfigError(f"prompt_format: {prompt_format!r} is unknown; choose one of {list(PROMPT_FORMATS)}")
+    system_prompt = data.get("system_prompt")
+    if system_prompt is not None and not isinstance(system_prompt, str):
+        raise ConfigError("system_prompt: expected a string ('' for no system message)")
     return DataRecipe(
         name=name,
         seed=seed,
@@ -169,6 +187,8 @@ def recipe_from_dict(data: dict[str, Any]) -> DataRecipe:
         hub_repo_id=repo_id,
         hub_private=bool(hub.get("private", False)),
         description=description,
+        prompt_format=prompt_format,
+        system_prompt=system_prompt,
         source=dict(data),
     )
 
