@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from interplay_hf.errors import ConfigError
@@ -18,13 +19,26 @@ BACKENDS = ("hf", "vllm")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
+# The paper's eval sets (200 problems per op and context); the default --data of --released checkpoints.
+PAPER_EVAL_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "data" / "eval.yaml"
+
+
 @dataclass
 class EvalConfig:
-    model: str = field(metadata={"help": "Model to evaluate: a local directory or a Hub repo id."})
-    data: str = field(
-        metadata={"help": "Eval set: a data recipe YAML (built on the fly), a saved dataset dir, or a .jsonl of rows."}
-    )
     output_dir: str = field(metadata={"help": "Run directory for results.json, results.md, samples.jsonl, plots/."})
+    model: str | None = field(
+        default=None, metadata={"help": "Model to evaluate: a local directory, a Hub repo id, or a LoRA adapter dir."}
+    )
+    data: str | None = field(
+        default=None,
+        metadata={"help": "Eval set: a data recipe YAML (built on the fly), a saved dataset dir, or a .jsonl of rows. "
+                          "Default with --released: recipes/data/eval.yaml on the checkpoint's ops and contexts."},
+    )
+    released: str | None = field(
+        default=None,
+        metadata={"help": "A released checkpoint by alias or '<repo>/<subfolder>' (`interplay-hf released list`); "
+                          "sets --model/--subfolder and, unless given, the matching eval set."},
+    )
     subfolder: str | None = field(default=None, metadata={"help": "Model subfolder inside the repo/dir (e.g. 'ctx/base')."})
     revision: str | None = field(default=None, metadata={"help": "Hub revision (branch, tag or commit) of --model."})
     tokenizer: str | None = field(
@@ -82,6 +96,8 @@ class EvalConfig:
     vllm_tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM: GPUs per model (tensor parallel)."})
 
     def __post_init__(self) -> None:
+        if self.released:
+            self._use_released()
         if self.n is None or int(self.n) <= 0:
             raise ConfigError(f"--n must be a positive number of samples per problem, got {self.n}")
         self.n = int(self.n)
@@ -111,9 +127,26 @@ class EvalConfig:
         if self.chance_samples < 0:
             raise ConfigError(f"--chance-samples must be ≥ 0, got {self.chance_samples}")
         if not self.model:
-            raise ConfigError("--model is required (a local model directory or a Hub repo id)")
+            raise ConfigError("--model is required (a local model directory or a Hub repo id), or --released <name>")
         if not self.data:
             raise ConfigError("--data is required (a data recipe YAML, a saved dataset dir or a .jsonl file)")
+
+    def _use_released(self) -> None:
+        """Resolve a released checkpoint to (repo id, subfolder) and its eval set (ops, contexts)."""
+        from interplay_hf.released import resolve_released
+
+        if self.model:
+            raise ConfigError("give either --released or --model, not both")
+        ckpt = resolve_released(self.released)
+        self.model, self.subfolder = ckpt.repo_id, ckpt.subfolder
+        self.revision = self.revision or ckpt.revision
+        if self.data is None:
+            if not PAPER_EVAL_RECIPE.is_file():
+                raise ConfigError(f"--released {self.released}: pass --data (the eval recipe {PAPER_EVAL_RECIPE} "
+                                  "is only in a source checkout)")
+            self.data = str(PAPER_EVAL_RECIPE)
+            self.ops = self.ops or list(ckpt.eval_ops)
+            self.contexts = self.contexts or list(ckpt.eval_contexts)
 
     @property
     def sampling(self) -> dict:

@@ -132,7 +132,7 @@ def edge_markdown(edge: dict) -> str:
 
 
 def rl_data_recipe(selected_ops: Sequence[int], contexts: Sequence[str], num_problems: int, seed: int,
-                   dedup_against: Sequence[str] = (), source: str = "") -> dict:
+                   dedup_against: Sequence[str] = (), source: str = "", chat: bool = False) -> dict:
     """The data recipe (schema of ``interplay_hf.data.recipe``, recipes/data/README.md) of the RL training set:
     ``num_problems`` fresh problems, ops uniform over the selected ones, contexts uniform, RL columns,
     deduplicated against the eval set when it is a saved dataset.
@@ -155,6 +155,8 @@ def rl_data_recipe(selected_ops: Sequence[int], contexts: Sequence[str], num_pro
     }
     if dedup_against:
         recipe["dedup_against"] = list(dedup_against)
+    if chat:  # the base model was evaluated through its chat template: train it on the same prompts
+        recipe["prompt_format"] = "chat"
     return recipe
 
 
@@ -211,7 +213,7 @@ def select_edge_command(criteria: EdgeCriteria, output_dir: str | Path, eval_cfg
     if edge["selected_ops"]:
         eval_dirs = _eval_dataset_dirs(results.get("data"), source["results"])
         recipe = rl_data_recipe(edge["selected_ops"], rl_contexts or contexts, rl_problems, rl_seed, eval_dirs,
-                                source["results"])
+                                source["results"], chat=bool(results.get("sampling", {}).get("chat")))
         from interplay_hf.data.recipe import recipe_from_dict
 
         recipe_from_dict(recipe)  # the data layer accepts it (unknown contexts etc. fail here, not at build time)

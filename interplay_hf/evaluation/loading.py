@@ -31,14 +31,22 @@ def check_local_model(model: str, subfolder: str | None, tokenizer: str | None) 
     path = root / subfolder if subfolder else root
     if not path.is_dir():
         raise ConfigError(f"--subfolder {subfolder!r}: {path} does not exist; list {root} for the available subfolders")
-    if not (path / "config.json").is_file():
-        raise ConfigError(f"--model {path}: no config.json; point --model/--subfolder at a saved model (save_pretrained)")
+    if not (path / "config.json").is_file() and not is_adapter_dir(path):
+        raise ConfigError(
+            f"--model {path}: no config.json (nor adapter_config.json); point --model/--subfolder at a saved model "
+            "or LoRA adapter (save_pretrained)"
+        )
     if tokenizer is None and not any((path / f).is_file() for f in TOKENIZER_FILES):
         raise ConfigError(
             f"--model {path}: no tokenizer files ({', '.join(TOKENIZER_FILES)}); save the tokenizer with the model "
             "or pass --tokenizer <dir>"
         )
     return path
+
+
+def is_adapter_dir(path: Path) -> bool:
+    """A PEFT adapter saved without the base weights (GRPO/SFT with ``use_peft``)."""
+    return (path / "adapter_config.json").is_file() and not (path / "config.json").is_file()
 
 
 def _hub_error(what: str, model: str, subfolder: str | None, revision: str | None, err: Exception) -> ConfigError:
@@ -81,12 +89,23 @@ def load_model(model: str, subfolder: str | None = None, revision: str | None = 
     from transformers import AutoModelForCausalLM
 
     device_type = getattr(device, "type", "cpu")
-    try:
-        m = AutoModelForCausalLM.from_pretrained(
-            model, subfolder=subfolder or "", revision=revision, dtype=resolve_dtype(dtype, device_type)
-        )
-    except (OSError, ValueError, KeyError) as err:
-        raise _hub_error("model", model, subfolder, revision, err) from None
+    local = Path(model).expanduser() / (subfolder or "")
+    if local.is_dir() and is_adapter_dir(local):
+        # LoRA adapter: load its base model (named in adapter_config.json) and merge, so sampling runs at full speed.
+        from peft import AutoPeftModelForCausalLM
+
+        try:
+            m = AutoPeftModelForCausalLM.from_pretrained(str(local), dtype=resolve_dtype(dtype, device_type))
+        except (OSError, ValueError, KeyError) as err:
+            raise _hub_error("adapter's base model", str(local), None, None, err) from None
+        m = m.merge_and_unload()
+    else:
+        try:
+            m = AutoModelForCausalLM.from_pretrained(
+                model, subfolder=subfolder or "", revision=revision, dtype=resolve_dtype(dtype, device_type)
+            )
+        except (OSError, ValueError, KeyError) as err:
+            raise _hub_error("model", model, subfolder, revision, err) from None
     if device is not None:
         m = m.to(device)
     return m.eval()
