@@ -2,6 +2,8 @@
 
     python benchmarks/bench_generate.py            # 1,000 problems per op, a 1M-row build (minutes)
     python benchmarks/bench_generate.py --quick    # seconds
+    python benchmarks/bench_generate.py --quick --skip-build --baseline /path/to/other/checkout
+        # CPU-time rates of this checkout and another one (e.g. a copy from before a change), in alternation
 
 Prints problems/s at op 2, 10 and 20 in one process and with num_proc=2 through ``datasets``, next to the
 official generator's ~150 problems/s (the figure the data issue quotes for the official code; it cannot run
@@ -31,6 +33,41 @@ def single_process(op: int, n: int) -> tuple[float, float]:
     for seed in range(n):
         generate_problem(op, "zoo", seed=seed).to_row()
     return n / (time.perf_counter() - wall), n / (time.process_time() - cpu)
+
+
+def cpu_rates(root: Path, ops: tuple[int, ...], n: int) -> dict[int, float]:
+    """Problems per CPU second (``process_time``, robust on a shared machine) of the checkout at ``root``, in a
+    fresh process so that two checkouts can be compared in one run."""
+    code = f"""
+import json, time
+from interplay_hf.data import generate_problem
+rates = {{}}
+for op in {list(ops)}:
+    generate_problem(op, "zoo", seed=-1)  # warm-up: imports and caches
+    start = time.process_time()
+    for seed in range({n}):
+        generate_problem(op, "zoo", seed=seed).to_row()
+    rates[op] = {n} / (time.process_time() - start)
+print(json.dumps(rates))
+"""
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}  # cwd=root: its package comes first
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, env=env, check=True)
+    return {int(k): v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
+
+
+def compare(baseline: Path, n: int, rounds: int = 2) -> None:
+    """This checkout vs ``baseline``, alternating so both see the same machine load; best of ``rounds``."""
+    ops, here = (2, 10, 20), Path(__file__).resolve().parents[1]
+    best: dict[str, dict[int, float]] = {"this": {}, "baseline": {}}
+    for _ in range(rounds):
+        for name, root in (("baseline", baseline), ("this", here)):
+            for op, rate in cpu_rates(root, ops, n).items():
+                best[name][op] = max(best[name].get(op, 0.0), rate)
+    print(f"{'per CPU second, 1 process':<34}{'this':>12}{'baseline':>10}{'ratio':>8}{'target':>8}")
+    for op in ops:
+        this, base = best["this"][op], best["baseline"][op]
+        print(f"{f'op {op:>2}':<34}{this:>12.0f}{base:>10.0f}{this / base:>7.2f}x{TARGET_PER_SEC if op == 20 else '':>8}")
+    print()
 
 
 def with_datasets(op: int, n: int, num_proc: int) -> float:
@@ -67,11 +104,15 @@ def main() -> None:
     parser.add_argument("--build-sizes", type=int, nargs=2, metavar=("N1", "N2"),
                         help="rows of the two streaming builds (default 100000 1000000; --quick: 2000 8000)")
     parser.add_argument("--skip-build", action="store_true", help="only the generation rates")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="also time another checkout of this repository (e.g. a copy from before a change)")
     args = parser.parse_args()
     n_single = 100 if args.quick else 1000
     n_parallel = 2000 if args.quick else 8000  # >= 2 blocks of 1,000 rows, so both processes work
     sizes = args.build_sizes or ((2_000, 8_000) if args.quick else (100_000, 1_000_000))
 
+    if args.baseline:
+        compare(args.baseline.resolve(), n_single)
     print(f"{'generation':<34}{'problems/s':>12}{'official':>10}{'ratio':>8}{'target':>8}")
     for op in (2, 10, 20):
         wall, cpu = single_process(op, n_single)

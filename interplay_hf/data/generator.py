@@ -71,6 +71,9 @@ class GeneratorConfig:
         return cls(**data)
 
 
+_DEFAULT_CONFIG = GeneratorConfig()  # frozen, so one instance serves every call
+
+
 @dataclass(frozen=True)
 class Problem:
     """One generated problem: official text fields, answer, gold graph and provenance."""
@@ -166,23 +169,19 @@ def generate_problem(
     check_op(op)
     check_mode(mode)
     ctx = get_context(context)
-    cfg = config or GeneratorConfig()
+    cfg = config or _DEFAULT_CONFIG
     rng = Random(stable_seed("interplay-hf/problem", op, ctx.template, mode, seed))
-    place_groups = list(ctx.places.values())
-    item_groups = list(ctx.items.values())
+    draw_args = {  # built once: a problem takes ~17 draws at op 20
+        "place_groups": list(ctx.places.values()),
+        "item_groups": list(ctx.items.values()),
+        "total_name": ctx.total_name,
+        "number_range": cfg.number_range,
+        "mod": cfg.mod,
+        "ip_max": cfg.ip_max,
+        "max_value": cfg.max_value,
+    }
     for _ in range(cfg.max_attempts):
-        g = draw_graph(
-            op,
-            mode,
-            rng,
-            place_groups=place_groups,
-            item_groups=item_groups,
-            total_name=ctx.total_name,
-            number_range=cfg.number_range,
-            mod=cfg.mod,
-            ip_max=cfg.ip_max,
-            max_value=cfg.max_value,
-        )
+        g = draw_graph(op, mode, rng, **draw_args)
         if g is None:
             continue
         out = render(g, rng)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from random import Random
 
+_TWOPI = 2.0 * math.pi  # as random.gauss
+
 RNG = -1  # pseudo-parent: "a constant appears in this parameter's definition"
 
 # op -> op_max tier of the paper's data driver (reference.md §1.1 OP_SCHEDULE); the generator's
@@ -88,6 +90,9 @@ def _sizes(op: int, ip_max: int) -> tuple[int, tuple[float, ...]]:
 
 
 _BITS = tuple(tuple(j for j in range(5) if mask >> j & 1) for mask in range(32))  # item mask -> items
+_POPCOUNT = tuple(len(b) for b in _BITS)  # item mask -> number of items
+_MAX_CUR_OP = (1, 1, 2) + (3,) * 125  # topo index -> the most operations an instance may take: min(3, max(1, index))
+_ONES = tuple(b"\x01" * c for c in range(6))  # marks c consecutive ids at once in a bytearray
 
 
 def _biased(rng: Random, plain: list[int], heavy: list[int], n_places: int, hc: bytearray) -> int:
@@ -95,13 +100,28 @@ def _biased(rng: Random, plain: list[int], heavy: list[int], n_places: int, hc: 
 
     ``plain`` candidates have exponent factor 0, i.e. weight exactly 1, so only ``heavy`` ones need
     a normal draw; the choice has the same distribution as the official weighted draw.
+    ``rng.gauss()`` is inlined (same Box-Muller pairs, same cached second value in ``rng.gauss_next``),
+    so the random stream is exactly the one ``rng.gauss(0.0, 1.0)`` per heavy candidate would give.
     """
-    gauss, exp = rng.gauss, math.exp
-    weights = [exp(((x < n_places) + hc[x]) * abs(gauss(0.0, 1.0))) for x in heavy]
-    u = rng.random() * (len(plain) + sum(weights))
-    if u < len(plain):
+    rand = rng.random
+    weights = []
+    if heavy:
+        exp, log, sqrt, cos, sin = math.exp, math.log, math.sqrt, math.cos, math.sin
+        z = rng.gauss_next
+        for x in heavy:
+            if z is None:
+                x2pi = rand() * _TWOPI
+                g2rad = sqrt(-2.0 * log(1.0 - rand()))
+                g, z = cos(x2pi) * g2rad, sin(x2pi) * g2rad
+            else:
+                g, z = z, None
+            weights.append(exp(((x < n_places) + hc[x]) * abs(g)))
+        rng.gauss_next = z
+    n_plain = len(plain)
+    u = rand() * (n_plain + sum(weights))
+    if u < n_plain:
         return plain[int(u)]
-    u -= len(plain)
+    u -= n_plain
     for x, w in zip(heavy, weights):
         u -= w
         if u < 0:
@@ -169,34 +189,32 @@ def draw_graph(
     for j in range(l1):  # construct_first: every item hangs under a random place
         adj[int(rand() * l0)] |= 1 << j
     lonely = [i for i in range(l0) if not adj[i]]
-    if e - l1 < len(lonely):
+    n_lonely = len(lonely)
+    if e - l1 < n_lonely:
         return None  # a place would stay without items: it has no total (the official assertion)
-    edges, attempts, limit = l1, 0, 10 * e
-    while edges < e:  # construct_second: extra edges, unconnected places first
-        attempts += 1
-        if attempts > limit:
+    for _ in range(n_lonely):  # construct_second: unconnected places first, each always gets its edge
+        adj[lonely.pop(int(rand() * len(lonely)))] |= 1 << int(rand() * l1)
+    edges = l1 + n_lonely
+    if edges < e:  # then random extra edges; the official gives up after 10e attempts in all
+        for _ in range(10 * e - n_lonely):
+            i = int(rand() * l0)
+            bit = 1 << int(rand() * l1)
+            if not adj[i] & bit:
+                adj[i] |= bit
+                edges += 1
+                if edges == e:
+                    break
+        else:
             return None
-        if lonely:  # an unconnected place always gets its edge
-            adj[lonely.pop(int(rand() * len(lonely)))] |= 1 << int(rand() * l1)
-            edges += 1
-            continue
-        i = int(rand() * l0)
-        bit = 1 << int(rand() * l1)
-        if not adj[i] & bit:
-            adj[i] |= bit
-            edges += 1
 
+    # instance parameters are numbered place by place: place pl owns ids start[pl] .. start[pl] + size[pl] - 1
     P = l0
-    inst_place: list[int] = []
-    inst_item: list[int] = []
-    abs_parents: list[list[int]] = []
-    for pl in range(P):
-        items = _BITS[adj[pl]]
-        k0 = P + len(inst_place)
-        abs_parents.append(list(range(k0, k0 + len(items))))
-        inst_place.extend([pl] * len(items))
-        inst_item.extend(items)
-    N = P + len(inst_place)
+    size = [_POPCOUNT[mask] for mask in adj]
+    start = []
+    N = P
+    for c in size:
+        start.append(N)
+        N += c
 
     # ---- necessary part 1 (drawNecessary1): whole places while op <= n, then loose instances -----
     remaining = list(range(P))
@@ -206,15 +224,15 @@ def draw_graph(
     op_abs = 0
     while remaining:
         a = remaining.pop(int(rand() * len(remaining)))
-        size = len(abs_parents[a])
-        if op_abs + size > n:
+        c = size[a]
+        if op_abs + c > n:
             break
         g_abs.append(a)
         in_g[a] = 1
-        for k in abs_parents[a]:
-            in_g[k] = 1
-            g_inst.append(k)
-        op_abs += size
+        k0 = start[a]
+        in_g[k0 : k0 + c] = _ONES[c]
+        g_inst.extend(range(k0, k0 + c))
+        op_abs += c
     if m - op_abs > 1:
         left = [k for k in range(P, N) if not in_g[k]]
         for _ in range(1, m - op_abs):
@@ -231,33 +249,41 @@ def draw_graph(
             return None  # op(G) is out of reach whatever the remaining steps draw
         doomed = True
 
+    abs_parents = [list(range(start[pl], start[pl] + size[pl])) for pl in range(P)]
+    inst_place: list[int] = []
+    inst_item: list[int] = []
+    for pl in range(P):
+        inst_place += [pl] * size[pl]
+        inst_item += _BITS[adj[pl]]
+
     names: tuple[list[str], list[str]] | None = None
     if reverse:
         names = _draw_names(rng, place_groups, item_groups, l0, l1)
 
     # ---- necessary part 2 (drawNecessary2): topological order, grown from the question backwards --
-    parents: list[list[int]] = [abs_parents[x] if x < P else [] for x in range(N)]
-    nodes = g_abs + g_inst
+    parents: list[list[int]] = abs_parents + [[] for _ in range(N - P)]
     pend = bytearray(N)  # children inside the graph that are not yet in topo
     for k in g_inst:
         if in_g[inst_place[k - P]]:
             pend[k] = 1
     hc = bytearray(N)  # has a child already in topo ("Next1")
     in_t = bytearray(N)
-    ready = [x for x in nodes if not pend[x]]  # not in topo, all children in topo ("Next2")
+    # "Next2" (not in topo, all children in topo) is ready0 minus topo, plus the instances freed when their
+    # total enters topo; those are always in `inter` too, so it is only rebuilt when `inter` is empty.
+    ready0 = g_abs + [x for x in g_inst if not pend[x]]  # totals never wait on a child
+    n_abs = len(g_abs)
     plain = list(g_inst)  # not in topo, weight-1 candidates of the biased draw (instances without hc)
     heavy = list(g_abs)  # not in topo, the others (totals, and instances with hc)
     x0 = -1
     if reverse:  # the official reverse generator queries the first total it finds
-        x0 = next((x for x in ready if "total" in _name(x, P, total_name, *names, inst_place, inst_item)), -1)
+        x0 = next((x for x in ready0 if "total" in _name(x, P, total_name, *names, inst_place, inst_item)), -1)
     if x0 < 0:
-        x0 = ready[int(rand() * len(ready))]
+        x0 = ready0[int(rand() * len(ready0))]
     rev: list[int] = []
     left_nodes = n_nodes
     e2 = 0
     inter: list[int] = []  # ready nodes with a child in topo ("Next1 ∩ Next2"): the next insertion
     while True:
-        ready.remove(x0)
         if x0 < P or hc[x0]:
             heavy.remove(x0)
             if hc[x0]:
@@ -273,7 +299,6 @@ def draw_graph(
                     hc[q] = 1
                     plain.remove(q)
                     heavy.append(q)
-                ready.append(q)
                 inter.append(q)
                 pend[q] = 0
         if not left_nodes:
@@ -281,7 +306,8 @@ def draw_graph(
         if not inter:
             if x0 < P:
                 return None  # "param0 is abstract"
-            p1 = _biased(rng, [x for x in ready if x >= P], [x for x in ready if x < P], P, hc)
+            ready_inst = [x for x in ready0[n_abs:] if not in_t[x]]
+            p1 = _biased(rng, ready_inst, [x for x in ready0[:n_abs] if not in_t[x]], P, hc)
         elif x0 >= P and rand() < 0.5:  # official: p0 = U(0,1); add the edge if U(0,1) < p0
             p1 = _biased(rng, plain, heavy, P, hc)
         else:
@@ -326,8 +352,8 @@ def draw_graph(
     cop = [0] * N
     room = []
     for k in g_inst:
-        cop[k] = len(parents[k])
-        if cop[k] < (3 if tidx[k] > 3 else tidx[k] or 1):
+        c = cop[k] = len(parents[k])
+        if c < _MAX_CUR_OP[tidx[k]]:
             room.append(k)
     for _ in range(total - op_abs - e2):
         if not room:
@@ -335,21 +361,19 @@ def draw_graph(
         j = int(rand() * len(room))
         k = room[j]
         cop[k] += 1
-        if cop[k] == (3 if tidx[k] > 3 else tidx[k] or 1):  # max_op = min(3, max(1, topo index))
+        if cop[k] == _MAX_CUR_OP[tidx[k]]:
             room.pop(j)
     lo = hi = op_abs  # the edges each instance will get: exact unless cur_op is 1 or it has a parent already
     for k in g_inst:
         c, cap = cop[k], tidx[k] + 1  # cap: RNG + the parameters before k in topo
-        if c == 1 or parents[k]:
-            lo += c or 1
-            hi += min(c + 1, cap)
-        else:
-            lo += min(c + 1, cap)
-            hi += min(c + 1, cap)
+        most = c + 1 if c < cap else cap
+        hi += most
+        lo += (c or 1) if c == 1 or parents[k] else most
     if not lo <= op <= hi:
         if early_reject:
             return None
         doomed = True
+    op_g = op_abs
     for k in g_inst:
         i = tidx[k]
         pool = [RNG, *topo[:i]] if i else [RNG]
@@ -377,8 +401,8 @@ def draw_graph(
                 b = pool.pop(int(rand() * len(pool)))
                 if b not in par:
                     par.append(b)
+        op_g += len(par)
 
-    op_g = op_abs + sum(len(parents[k]) for k in g_inst)
     if op_g != op:
         return None
     assert not doomed, "an op(G) bound rejected a draw that has the target op"

@@ -6,6 +6,7 @@ given explicitly (``order``, ``letters``) so tests can rebuild the official exam
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from random import Random
@@ -35,24 +36,36 @@ def standard_name(name: str, sentence_start: bool = False) -> str:
     return head + name if first in ("average", "total") else head + "number of " + name
 
 
+def _name_table(g: ProblemGraph) -> tuple[list[str], list[str]]:
+    """Every parameter's name and its reference ('the number of ...'), built once per graph: rendering
+    refers to the same few dozen parameters many times."""
+    cache = g.meta.get("name_table")
+    if cache is None:
+        names = [g.name(x) for x in range(g.n_places + len(g.inst_place))]
+        cache = g.meta["name_table"] = (names, [standard_name(n) for n in names])
+    return cache
+
+
 def sentence(g: ProblemGraph, x: int) -> str:
     """The problem sentence defining instance parameter ``x`` (without the trailing '. ')."""
+    refs = _name_table(g)[1]
     par = g.parents[x]
     ops = [q for q in par if q != RNG]
-    text = standard_name(g.name(x), True) + " equals"
-    if RNG in par:
+    has_rng = RNG in par
+    text = "T" + refs[x][1:] + " equals"
+    if has_rng:
         text += f" {g.const[x]}"
         if ops:
             text += " plus" if g.rng_op[x] == "+" else " times"
-    if len(ops) == 1:
-        text += " " + standard_name(g.name(ops[0]))
-    elif len(ops) == 2:
-        a, b = standard_name(g.name(ops[0])), standard_name(g.name(ops[1]))
+    n_ops = len(ops)
+    if n_ops == 1:
+        text += " " + refs[ops[0]]
+    elif n_ops == 2:
+        a, b = refs[ops[0]], refs[ops[1]]
         text += f" the sum of {a} and {b}" if g.notation[x] == "+" else f" the difference between {a} and {b}"
     elif ops:
-        names = [standard_name(g.name(q)) for q in ops]
-        text += " the sum of " + ", ".join(names[:-1]) + ", and " + names[-1]
-    elif RNG not in par:
+        text += " the sum of " + ", ".join([refs[q] for q in ops[:-1]]) + ", and " + refs[ops[-1]]
+    elif not has_rng:
         text += f" {g.const[x]}"
     return text
 
@@ -68,17 +81,18 @@ def question(g: ProblemGraph) -> str:
 
 def problem_segments(g: ProblemGraph) -> list[str]:
     """One segment per instance parameter (+ the given total in reverse mode), before shuffling."""
+    names, refs = _name_table(g)
     segs = []
     for x in g.sentences:
         if x == g.unknown:
-            lead = standard_name(g.name(x), True)
-            segs.append(f"{lead} is greater than 0" if g.name(x).startswith("average ") else
+            lead = "T" + refs[x][1:]
+            segs.append(f"{lead} is greater than 0" if names[x].startswith("average ") else
                         f"{lead} exists, and its number is greater than 0")
         else:
             segs.append(sentence(g, x))
     if g.mode == REVERSE:
         target = g.topo[-1]
-        segs.append(f"{standard_name(g.name(target), True)} equals {g.values[target]}")
+        segs.append(f"T{refs[target][1:]} equals {g.values[target]}")
     return segs
 
 
@@ -110,26 +124,26 @@ def render(
     return Rendered(problem, question(g), solution, answer, gold_graph(g, var, answer))
 
 
-def _add(g: ProblemGraph, a: int, b: int) -> int:
-    return (a + b) % g.mod if g.mod > 0 else a + b
-
-
 def _forward_solution(g: ProblemGraph, letters: Iterator[str]) -> tuple[str, dict[int, str]]:
+    names = _name_table(g)[0]
+    P, parents, const, rng_op, mod = g.n_places, g.parents, g.const, g.rng_op, g.mod
+    add = (lambda a, b: (a + b) % mod) if mod > 0 else operator.add
     var: dict[int, str] = {}
     vals = g.values
     out: list[str] = []
     for x in g.topo:
-        par = g.parents[x]
-        if g.is_abstract(x):  # totals: sum the place's items pairwise, 'so' before the last
+        par = parents[x]
+        if x < P:  # totals: sum the place's items pairwise, 'so' before the last
             if len(par) == 1:
                 v = next(letters)
                 body = f"so {v} = {var[par[0]]} = {vals[par[0]]}. "
             else:
                 acc_v, acc = var[par[0]], vals[par[0]]
                 chunks = []
+                last = len(par) - 1
                 for i, f in enumerate(par[1:], 1):
-                    nv, s = next(letters), _add(g, acc, vals[f])
-                    so = "so " if i == len(par) - 1 else ""
+                    nv, s = next(letters), add(acc, vals[f])
+                    so = "so " if i == last else ""
                     chunks.append(f"{so}{nv} = {acc_v} + {var[f]} = {acc} + {vals[f]} = {s}")
                     acc_v, acc = nv, s
                 v, body = acc_v, "; ".join(chunks) + ". "
@@ -138,33 +152,34 @@ def _forward_solution(g: ProblemGraph, letters: Iterator[str]) -> tuple[str, dic
             so = "" if RNG in par else "so "
             if not ops:
                 v = next(letters)
-                body, inner = f"so {v} = {g.const[x]}", g.const[x]
+                body, inner = f"so {v} = {const[x]}", const[x]
             elif len(ops) == 1:
                 v, inner = next(letters), vals[ops[0]]
                 body = f"{so}{v} = {var[ops[0]]} = {inner}"
             elif len(ops) == 2:
                 a, b, sign = ops[0], ops[1], g.notation[x]
                 v = next(letters)
-                inner = _add(g, vals[a], vals[b]) if sign == "+" else _add(g, vals[a], -vals[b])
+                inner = add(vals[a], vals[b]) if sign == "+" else add(vals[a], -vals[b])
                 body = f"{so}{v} = {var[a]} {sign} {var[b]} = {vals[a]} {sign} {vals[b]} = {inner}"
             else:
                 chunks = []
-                v, inner = next(letters), _add(g, vals[ops[0]], vals[ops[1]])
+                v, inner = next(letters), add(vals[ops[0]], vals[ops[1]])
                 chunks.append(f"{v} = {var[ops[0]]} + {var[ops[1]]} = {vals[ops[0]]} + {vals[ops[1]]} = {inner}")
+                last = len(ops) - 1
                 for i, q in enumerate(ops[2:], 2):
-                    nv, s = next(letters), _add(g, inner, vals[q])
-                    lead = so if i == len(ops) - 1 else ""
+                    nv, s = next(letters), add(inner, vals[q])
+                    lead = so if i == last else ""
                     chunks.append(f"{lead}{nv} = {v} + {var[q]} = {inner} + {vals[q]} = {s}")
                     v, inner = nv, s
                 body = "; ".join(chunks)
-            if x in g.rng_op:
-                c, sign, nv = g.const[x], g.rng_op[x], next(letters)
+            if x in rng_op:
+                c, sign, nv = const[x], rng_op[x], next(letters)
                 body += f"; so {nv} = {c} {sign} {v} = {c} {sign} {inner} = {vals[x]}. "
                 v = nv
             else:
                 body += ". "
         var[x] = v
-        out.append(f"Define {g.name(x)} as {v}; {body}")
+        out.append(f"Define {names[x]} as {v}; {body}")
     out.append(f"Answer: {vals[g.topo[-1]]}.")
     return "".join(out), var
 
@@ -249,14 +264,15 @@ def _reverse_solution(g: ProblemGraph, letters: Iterator[str]) -> tuple[str, dic
 
 def gold_graph(g: ProblemGraph, var: dict[int, str], answer: int) -> dict:
     """Nodes = Define'd parameters in solution order; dependencies sorted by name (the official shape)."""
-    names = {x: g.name(x) for x in g.topo}
+    names = _name_table(g)[0]
     position = {x: i for i, x in enumerate(g.topo)}
-    deps = [[q for q in g.parents[x] if q != RNG] for x in g.topo]
-    nodes = [
-        {"name": names[x], "variable": var[x], "value": g.values[x], "dependencies": sorted({names[q] for q in d})}
-        for x, d in zip(g.topo, deps)
-    ]
-    order = _kahn([[position[q] for q in d] for d in deps])
+    nodes, deps = [], []
+    for x in g.topo:
+        d = [q for q in g.parents[x] if q != RNG]
+        deps.append([position[q] for q in d])
+        nodes.append({"name": names[x], "variable": var[x], "value": g.values[x],
+                      "dependencies": sorted({names[q] for q in d})})
+    order = _kahn(deps)
     return {"nodes": nodes, "answer": answer, "topological_order": [nodes[i]["name"] for i in order]}
 
 
@@ -272,7 +288,7 @@ def _kahn(deps: list[list[int]]) -> list[int] | None:
     while head < len(queue):
         cur = queue[head]
         head += 1
-        for f in sorted(followers[cur]):
+        for f in followers[cur]:  # already ascending: followers are appended in index order
             indegree[f] -= 1
             if indegree[f] == 0:
                 queue.append(f)
