@@ -1,6 +1,6 @@
 """Verifier throughput and worst case, against the official regex approach measured in the same run.
 
-    python benchmarks/bench_verify.py [--quick] [--testdata DIR] [--generated N]
+    python benchmarks/bench_verify.py [--quick] [--testdata DIR] [--generated N] [--before-rev REV]
 
 Rows: gold and perturbed completions at op 10 and op 20 (the official rows from the shared testdata,
 plus ``--generated`` problems per op from ``interplay_hf.data`` when it is importable). For each set:
@@ -10,16 +10,21 @@ parser memo tables warm, and cold), and of the baseline — the official parser'
 100 KB adversarial strings (the official ``DEFINE_RE`` needs minutes on the first one; the baseline is
 timed on 2-4 KB versions to show its growth). Times are CPU time of this process (``time.process_time``):
 on a shared machine the wall clock also counts other processes. Targets: ≥ 10,000 gold completions/s
-at op 20 on one core; ≤ 5 ms on 100 KB.
+at op 20 on one core; ≤ 5 ms on 100 KB. ``--before-rev HEAD`` also times the verifier as committed
+at that git revision (read with ``git show`` into a temporary package), for before/after in one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,6 +54,48 @@ def load_rows(testdata: str, generated: int) -> dict[int, list[dict]]:
                     p = generate_problem(op=op, context=context, seed=1000 + seed)
                     rows[op].append({"solution": p.solution, "answer": str(p.answer)})
     return rows
+
+
+def load_verify_at(rev: str, folder: str):
+    """``interplay_hf.verify`` as committed at ``rev``, imported as a separate package (``verify_at_rev``)."""
+    import importlib
+
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", f"{rev}:interplay_hf/verify"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    package = Path(folder) / "verify_at_rev"
+    package.mkdir()
+    for name in names:
+        if name.endswith(".py"):
+            source = subprocess.run(
+                ["git", "show", f"{rev}:interplay_hf/verify/{name}"],
+                cwd=REPO_ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            (package / name).write_text(source.replace("interplay_hf.verify", "verify_at_rev"), encoding="utf-8")
+    sys.path.insert(0, folder)
+    return importlib.import_module("verify_at_rev")
+
+
+def memo_clearer(parser_module):
+    """A function emptying the parser's memo tables (everything with ``cache_clear``): the 'cold' runs."""
+    clears = [
+        obj.cache_clear
+        for obj in vars(parser_module).values()
+        if hasattr(obj, "cache_clear") and not isinstance(obj, type)
+    ]
+
+    def clear() -> None:
+        for cache_clear in clears:
+            cache_clear()
+
+    return clear
 
 
 def gold_completion(solution: str) -> str:
@@ -136,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short measurements (CI smoke run)")
     parser.add_argument("--testdata", default=DEFAULT_TESTDATA, help="folder with official_rows.jsonl")
     parser.add_argument("--generated", type=int, default=30, help="generated problems per op (0: official rows only)")
+    parser.add_argument("--before-rev", default=None, help="also time the verifier committed at this git revision")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO_ROOT))
 
@@ -146,29 +194,51 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 5 if args.quick else 30
     rng = random.Random(0)
     rows = load_rows(args.testdata, 0 if args.quick else args.generated)
+    before = None
+    if args.before_rev:
+        folder = tempfile.mkdtemp(prefix="bench_verify_")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        before = load_verify_at(args.before_rev, folder)
     print(f"calibration: sum(range(1000)) = {calibration():.1f} µs CPU")
-    print(f"{'set':<16}{'n':>5}{'verify/s':>12}{'cold memo/s':>13}{'baseline/s':>12}{'ratio':>8}")
+    header = f"{'set':<16}{'n':>5}{'verify/s':>12}{'cold memo/s':>13}"
+    if before is not None:
+        header += f"{args.before_rev + ' /s':>12}{'cold /s':>10}{'speed-up':>10}"
+    print(header + f"{'baseline/s':>12}{'ratio':>8}")
 
-    def clear_memo() -> None:
-        verify_parser._normalize_name_memo.cache_clear()
-        verify_parser._good_run_in_window.cache_clear()
+    clear_memo = memo_clearer(verify_parser)
+    clear_before = memo_clearer(before.parser) if before is not None else None
 
     for op, op_rows in rows.items():
         for label in ("gold", "perturbed"):
             items = []
             for row in op_rows:
-                texts = [gold_completion(row["solution"])] if label == "gold" else [
-                    perturb(row["solution"], rng) for _ in range(5)
-                ]
+                texts = (
+                    [gold_completion(row["solution"])]
+                    if label == "gold"
+                    else [perturb(row["solution"], rng) for _ in range(5)]
+                )
                 graph = parse_solution(row["solution"]).to_graph()
                 items += [(t, row["solution"], row["answer"], graph) for t in texts]
             ours = throughput(lambda it: verify(it[0], gold_solution=it[1], gold_answer=it[2]), items, min_seconds)
             cold = throughput(
                 lambda it: (clear_memo(), verify(it[0], gold_solution=it[1], gold_answer=it[2])), items, min_seconds
             )
+            line = f"{'op ' + str(op) + ' ' + label:<16}{len(items):>5}{ours:>12,.0f}{cold:>13,.0f}"
+            if before is not None:
+                old = throughput(
+                    lambda it: before.verify(it[0], gold_solution=it[1], gold_answer=it[2]), items, min_seconds
+                )
+                old_cold = throughput(
+                    lambda it: (
+                        clear_before(),
+                        before.verify(it[0], gold_solution=it[1], gold_answer=it[2]),
+                    ),
+                    items,
+                    min_seconds,
+                )
+                line += f"{old:>12,.0f}{old_cold:>10,.0f}{ours / old:>9.2f}x"
             base = throughput(lambda it: naive_verify(it[0], it[3], it[2]), items, min_seconds)
-            name = f"op {op} {label}"
-            print(f"{name:<16}{len(items):>5}{ours:>12,.0f}{cold:>13,.0f}{base:>12,.0f}{ours / base:>7.1f}x")
+            print(line + f"{base:>12,.0f}{ours / base:>7.1f}x")
     clear_gold_cache()
 
     print("\nworst CPU time per call over", repeats, "repeats (verify on the full string, no truncation):")
@@ -188,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         worst_all = max(worst_all, seconds)
         print(f"  {name:<36}{len(text):>8} chars {seconds * 1e3:8.2f} ms")
     print(f"  worst: {worst_all * 1e3:.2f} ms (target ≤ 5 ms)")
+    if before is not None:
+        worst_before = max(
+            worst_seconds(lambda t: before.verify(t, gold_solution=gold, max_chars=None), text, repeats)
+            for text in adversarial.values()
+        )
+        print(f"  worst at {args.before_rev}: {worst_before * 1e3:.2f} ms")
 
     from interplay_hf.verify.naive import naive_define_matches
 

@@ -282,3 +282,24 @@ def test_evaluator_refuses_what_eval_cannot_finish():
     assert evaluate_arithmetic("1" * 5000) is None  # CPython: integer literal over 4300 digits
     assert evaluate_arithmetic("-" * 5000 + "1") is None  # CPython: too deep to compile
     assert evaluate_arithmetic("3**1000 // 3**999") == 3.0  # big but bounded integers still work
+
+
+def test_memo_tables_never_change_a_verdict(official_scored):
+    """The parser memoises step windows and names across calls; warm and cold caches must agree exactly."""
+    from interplay_hf.verify import clear_gold_cache, parser as parser_module
+
+    def clear_all():
+        clear_gold_cache()
+        for obj in vars(parser_module).values():
+            if hasattr(obj, "cache_clear") and not isinstance(obj, type):
+                obj.cache_clear()
+
+    rows = official_scored[::7]
+    clear_all()
+    cold = []
+    for row in rows:
+        clear_all()
+        cold.append(verify(row["completion"], gold_solution=row["solution"]).to_dict())
+    warm = [verify(row["completion"], gold_solution=row["solution"]).to_dict() for row in rows]
+    warm_again = [verify(row["completion"], gold_solution=row["solution"]).to_dict() for row in reversed(rows)]
+    assert cold == warm == list(reversed(warm_again))

@@ -149,6 +149,8 @@ def outcome_eval(pred: str | None, gold: str | int | None) -> bool:
     if not gold_text:
         return False
     pred_text = "" if pred is None else pred.strip()
+    if pred_text == gold_text:
+        return True  # every branch below agrees on identical strings; the usual case for a right answer
     if _ASCII_INT_RE.fullmatch(pred_text) and _ASCII_INT_RE.fullmatch(gold_text):
         # Fast path (integers of realistic length): |a − b| ≤ 1e-8 · max(1, |a|, |b|) in exact arithmetic.
         ia, ib = int(pred_text), int(gold_text)

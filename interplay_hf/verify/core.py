@@ -26,8 +26,8 @@ from interplay_hf.verify.answers import (
     outcome_rl,
 )
 from interplay_hf.verify.folding import fold_case
-from interplay_hf.verify.graph import SolutionGraph, compare_graphs, maybe_int
-from interplay_hf.verify.parser import DEFAULT_MAX_CHARS, MODES, parse_solution, parse_text
+from interplay_hf.verify.graph import VALUE_TOLERANCE, SolutionGraph, _values_differ, maybe_int
+from interplay_hf.verify.parser import DEFAULT_MAX_CHARS, MODES, parse_solution, parse_steps
 
 ERROR_TYPES = ("missing", "extra", "value_mismatch", "dependency_mismatch", "answer_mismatch", "format")
 GOLD_CACHE_SIZE = 8192
@@ -187,6 +187,39 @@ def resolve_gold(
     return ref
 
 
+# What verify compares against, precomputed once per gold graph: the nodes as (name, value, dependencies)
+# sorted by name (the report lists are sorted), the set of gold names, and the gold answer value.
+_GoldPlan = tuple[tuple[tuple[str, "float | None", frozenset], ...], frozenset, "float | None"]
+
+
+def _gold_plan(graph: SolutionGraph) -> _GoldPlan:
+    nodes = graph.nodes
+    items = tuple((name, nodes[name].value, nodes[name].dependencies) for name in sorted(nodes))
+    return items, frozenset(nodes), graph.answer
+
+
+@lru_cache(maxsize=GOLD_CACHE_SIZE)
+def _cached_plan_from_solution(solution: str, mode: str) -> tuple[GoldReference, _GoldPlan | None]:
+    ref = _gold_from_solution(solution, mode)
+    return ref, (None if ref.graph is None else _gold_plan(ref.graph))
+
+
+def _resolve_for_verify(
+    gold_solution: Any, gold_graph: Any, gold_answer: Any, mode: str
+) -> tuple[str | None, _GoldPlan | None, int]:
+    """:func:`resolve_gold` without per-call objects: (gold answer, comparison plan, number of gold nodes)."""
+    # ``not isspace()`` is ``strip()`` being non-empty, without copying the solution on every call.
+    if isinstance(gold_solution, str) and gold_solution and not gold_solution.isspace():
+        ref, plan = _cached_plan_from_solution(gold_solution, mode)
+    else:
+        ref = resolve_gold(None, gold_graph, None, mode)
+        plan = None if ref.graph is None else _gold_plan(ref.graph)
+    answer = ref.answer
+    if gold_answer is not None and not (isinstance(gold_answer, float) and gold_answer != gold_answer):
+        answer = str(maybe_int(gold_answer) if isinstance(gold_answer, float) else gold_answer)
+    return answer, plan, (0 if plan is None else len(plan[0]))
+
+
 def verify(
     completion: Any,
     gold_solution: str | None = None,
@@ -201,48 +234,86 @@ def verify(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    text = completion_text(completion)
+    text = completion if type(completion) is str else completion_text(completion)
     truncated = max_chars is not None and len(text) > max_chars
     if truncated:
         text = text[:max_chars]
-    gold = resolve_gold(gold_solution, gold_graph, gold_answer, mode)
+    gold_answer_text, plan, n = _resolve_for_verify(gold_solution, gold_graph, gold_answer, mode)
 
     folded = fold_case(text)
     pred_answer = extract_answer(text, exact_lower=mode == "compat", folded=folded)
-    result = VerificationResult(
-        outcome=outcome_eval(pred_answer, gold.answer),
-        outcome_reward=outcome_rl(pred_answer, gold.answer),
-        pred_answer=pred_answer,
-        gold_answer=gold.answer,
-        truncated=truncated,
-        mode=mode,
-    )
-    parsed = parse_text(text, mode, folded)
-    result.num_steps = len(parsed.steps)
-    blank = not text.strip()
-    result.format_error = blank or (not parsed.steps and parsed.answer is None and pred_answer is None)
-    if gold.graph is None:
+    outcome_reward = outcome_rl(pred_answer, gold_answer_text)
+    steps, graph_answer = parse_steps(text, mode, folded)  # [name, variable, dependencies, value, expressions]
+    blank = not text or text.isspace()
+    format_error = blank or (not steps and graph_answer is None and pred_answer is None)
+    common = {
+        "outcome": outcome_eval(pred_answer, gold_answer_text),
+        "outcome_reward": outcome_reward,
+        "pred_answer": pred_answer,
+        "gold_answer": gold_answer_text,
+        "format_error": format_error,
+        "num_steps": len(steps),
+        "truncated": truncated,
+        "mode": mode,
+    }
+    if plan is None:
         # Official fallback when no gold process exists: R_pv = R_out, and nothing to mismatch.
-        result.process_score = 1.0 if result.outcome_reward else 0.0
-        return result
+        return VerificationResult(
+            process_score=1.0 if outcome_reward else 0.0,
+            missing=[],
+            extra=[],
+            value_mismatch=[],
+            dependency_mismatch=[],
+            **common,
+        )
 
-    pred_graph = parsed.to_graph()
-    diff = compare_graphs(gold.graph, pred_graph)
-    n = len(gold.graph)
-    result.has_gold_graph = True
-    result.num_gold_nodes = n
-    result.missing = diff.missing
-    result.extra = diff.extra
-    result.value_mismatch = diff.value_mismatch
-    result.dependency_mismatch = diff.dependency_mismatch
-    result.answer_mismatch = diff.answer_mismatch
-    result.penalty = diff.penalty(n)
-    result.process_score = max(0.0, 1.0 - result.penalty / max(n, 1))
-    mismatch = diff.missing or diff.value_mismatch or diff.dependency_mismatch or diff.answer_mismatch
-    result.process_verified = not (blank or mismatch)
-    return result
+    # compare_graphs(gold, parsed.to_graph()) without building the predicted graph: a name defined twice
+    # keeps its last step; lists come out sorted because the plan is sorted by name.
+    gold_items, gold_names, gold_value = plan
+    pred = {step[0]: step for step in steps}
+    missing: list[str] = []
+    value_mismatch: list[str] = []
+    dependency_mismatch: list[str] = []
+    for name, value, deps in gold_items:
+        step = pred.get(name)
+        if step is None:
+            missing.append(name)
+            continue
+        pred_value = step[3]
+        # _values_differ, inlined (hot loop): one side None, or |Δ| > tolerance (NaN never differs).
+        if value is None or pred_value is None:
+            if (value is None) != (pred_value is None):
+                value_mismatch.append(name)
+        elif abs(value - pred_value) > VALUE_TOLERANCE:
+            value_mismatch.append(name)
+        if step[2] != deps:  # set == frozenset compares the elements
+            dependency_mismatch.append(name)
+    shared = n - len(missing)
+    extra = sorted(pred.keys() - gold_names) if len(pred) > shared else []
+    answer_mismatch = _values_differ(gold_value, graph_answer, VALUE_TOLERANCE)
+    penalty = (
+        len(value_mismatch)
+        + len(dependency_mismatch)
+        + len(missing)
+        + min(len(extra), max(n, 1))
+        + int(answer_mismatch)
+    )
+    return VerificationResult(
+        process_score=max(0.0, 1.0 - penalty / max(n, 1)),
+        process_verified=not (blank or missing or value_mismatch or dependency_mismatch or answer_mismatch),
+        missing=missing,
+        extra=extra,
+        value_mismatch=value_mismatch,
+        dependency_mismatch=dependency_mismatch,
+        answer_mismatch=answer_mismatch,
+        penalty=penalty,
+        num_gold_nodes=n,
+        has_gold_graph=True,
+        **common,
+    )
 
 
 def clear_gold_cache() -> None:
+    _cached_plan_from_solution.cache_clear()
     _gold_from_solution.cache_clear()
     _gold_from_graph_json.cache_clear()
