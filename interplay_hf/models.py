@@ -28,6 +28,7 @@ PRESETS: dict[str, ModelPreset] = {
     "qwen2-20m": ModelPreset(384, 9, 6, 2, 1536, "~20M parameters: a GPU-minutes model"),
     "qwen2-5m": ModelPreset(256, 6, 4, 2, 768, "~5M parameters: the largest practical CPU size"),
     "qwen2-1m": ModelPreset(128, 4, 4, 2, 384, "~1M parameters: CPU quickstart and tests"),
+    "qwen2-300k": ModelPreset(64, 4, 4, 2, 192, "~0.3M parameters: seconds-long CPU tests"),
 }
 MAX_POSITION_EMBEDDINGS = 2048
 ROPE_THETA = 1_000_000.0
@@ -66,19 +67,82 @@ def preset_config(name: str, tokenizer: Any | None = None, vocab_size: int = 220
     )
 
 
-def build_model(name: str, tokenizer: Any | None = None, seed: int = 0, dtype: Any = None):
-    """A freshly initialised ``Qwen2ForCausalLM`` for preset ``name`` (same seed → same weights)."""
+def build_model(
+    name: str, tokenizer: Any | None = None, seed: int = 0, dtype: Any = None, attn_implementation: str | None = None
+):
+    """A freshly initialised ``Qwen2ForCausalLM`` for preset ``name`` (same seed → same weights).
+
+    Works under ``with torch.device("meta"):`` too, for counting parameters without allocating them.
+    """
     import torch
     from transformers import Qwen2ForCausalLM
 
     config = preset_config(name, tokenizer)
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)
+    if attn_implementation is not None:
+        model.set_attn_implementation(attn_implementation)
+    dtype = _torch_dtype(dtype)
     if dtype is not None:
         model = model.to(dtype)
+    if tokenizer is not None:
+        from interplay_hf.tokenizer import stop_token_ids
+
+        # Sampling stops at </answer> as in the official evaluation (format.md §6); saved with the model.
+        model.generation_config.eos_token_id = stop_token_ids(tokenizer)
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model
 
 
+def _torch_dtype(dtype: Any):
+    """``"bfloat16"``/``torch.bfloat16`` → ``torch.bfloat16``; ``None``/``"auto"`` → ``None`` (keep float32)."""
+    import torch
+
+    if dtype is None or dtype == "auto":
+        return None
+    if isinstance(dtype, str):
+        if not isinstance(getattr(torch, dtype, None), torch.dtype):
+            raise ConfigError(f"dtype={dtype!r} is not a torch dtype; use float32, bfloat16 or float16.")
+        return getattr(torch, dtype)
+    return dtype
+
+
+def load_pretrained(
+    model_id: str,
+    subfolder: str | None = None,
+    revision: str | None = None,
+    dtype: Any = None,
+    trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
+):
+    """``AutoModelForCausalLM.from_pretrained`` with our safety defaults: safetensors only, no remote code."""
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {
+        "revision": revision or "main",
+        "trust_remote_code": trust_remote_code,
+        "use_safetensors": True,
+        "dtype": dtype if dtype == "auto" else _torch_dtype(dtype),
+    }
+    if subfolder:
+        kwargs["subfolder"] = subfolder
+    if attn_implementation is not None:
+        kwargs["attn_implementation"] = attn_implementation
+    return AutoModelForCausalLM.from_pretrained(model_id, **{k: v for k, v in kwargs.items() if v is not None})
+
+
 def count_parameters(model: Any) -> int:
-    """Unique parameters (tied embeddings counted once)."""
+    """Unique parameters (tied embeddings counted once; works on meta-device models)."""
     return sum(p.numel() for p in model.parameters())
+
+
+def preset_table() -> str:
+    """One line per preset with its shape and parameter count at the default vocabulary (for ``--help``)."""
+    import torch
+
+    lines = []
+    for name, preset in PRESETS.items():
+        with torch.device("meta"):
+            n = count_parameters(build_model(name))
+        lines.append(f"{name:11s} {n / 1e6:7.2f}M  hidden {preset.hidden_size}, layers {preset.num_hidden_layers}: {preset.help}")
+    return "\n".join(lines)

@@ -4,11 +4,19 @@ The released checkpoints ship their own ``tokenizer.json`` (load it, don't rebui
 from-scratch models we train one with the same special tokens, ids and vocabulary size
 (format.md §5), but with a proper pre-tokenizer: digits are split one by one (arithmetic is easier
 to learn) and words are kept whole (the official tokenizer splits words into letters).
+
+The six format tags (``<question>`` … ``</answer>``) are single *added* tokens with ids 4-9 but are
+**not** marked special: TRL's GRPOTrainer and most evaluation code decode completions with
+``skip_special_tokens=True``, which would otherwise delete ``<answer>`` and leave the reward
+functions nothing to read (the official scorer decodes "with special tokens").
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from interplay_hf.errors import ConfigError
 
@@ -25,8 +33,23 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     "<answer>",
     "</answer>",
 )
+FORMAT_TAGS: tuple[str, ...] = SPECIAL_TOKENS[4:]
+ANSWER_CLOSE = "</answer>"
 DEFAULT_VOCAB_SIZE = 2200
 MODEL_MAX_LENGTH = 2048
+
+
+def _unmark_format_tags(backend: Any) -> Any:
+    """A copy of a ``tokenizers.Tokenizer`` whose format tags are plain (non-special) added tokens."""
+    from tokenizers import Tokenizer
+
+    state = json.loads(backend.to_str())
+    changed = False
+    for added in state.get("added_tokens", []):
+        if added["content"] in FORMAT_TAGS and added.get("special", False):
+            added["special"] = False
+            changed = True
+    return Tokenizer.from_str(json.dumps(state)) if changed else backend
 
 
 def build_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE):
@@ -60,12 +83,74 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE):
     for token_id, token in enumerate(SPECIAL_TOKENS):
         assert tokenizer.token_to_id(token) == token_id, (token, tokenizer.token_to_id(token))
     return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
+        tokenizer_object=_unmark_format_tags(tokenizer),
         unk_token="[UNK]",
         pad_token="[PAD]",
         bos_token="[BOS]",
         eos_token="[EOS]",
-        extra_special_tokens=list(SPECIAL_TOKENS[4:]),
         model_max_length=MODEL_MAX_LENGTH,
         clean_up_tokenization_spaces=False,
     )
+
+
+def make_format_tags_decodable(tokenizer: Any) -> Any:
+    """Make ``decode(..., skip_special_tokens=True)`` keep the format tags (in place; returns ``tokenizer``).
+
+    Needed for released checkpoints, whose tokenizers mark ``<answer>`` etc. as special: GRPOTrainer
+    decodes completions with ``skip_special_tokens=True`` before calling the reward functions.
+    A tokenizer without the tags (a chat model) is returned unchanged.
+    """
+    backend = getattr(tokenizer, "_tokenizer", None)
+    if backend is None or tokenizer.convert_tokens_to_ids(ANSWER_CLOSE) in (None, tokenizer.unk_token_id):
+        return tokenizer
+    tokenizer._tokenizer = _unmark_format_tags(backend)
+    extra = [t for t in (getattr(tokenizer, "extra_special_tokens", None) or []) if str(t) not in FORMAT_TAGS]
+    if isinstance(getattr(tokenizer, "extra_special_tokens", None), list):
+        tokenizer.extra_special_tokens = extra
+    return tokenizer
+
+
+def stop_token_ids(tokenizer: Any) -> list[int]:
+    """Token ids that end a completion: EOS, and ``</answer>`` when it is a single token (format.md §6)."""
+    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    answer_close = tokenizer.convert_tokens_to_ids(ANSWER_CLOSE)
+    if answer_close is not None and answer_close != tokenizer.unk_token_id and answer_close not in ids:
+        ids.append(answer_close)
+    return ids
+
+
+def build_tokenizer_from_dataset(
+    dataset_path: str | Path,
+    output_dir: str | Path,
+    split: str = "train",
+    column: str = "text",
+    vocab_size: int = DEFAULT_VOCAB_SIZE,
+    max_texts: int | None = None,
+):
+    """Train on a saved dataset's text column (first ``max_texts`` rows, in order) and save to ``output_dir``."""
+    from datasets import DatasetDict
+
+    from interplay_hf.data.build import load_built
+
+    path = Path(dataset_path)
+    if not path.exists():
+        raise ConfigError(f"--dataset {dataset_path}: no saved dataset there; build it with `interplay-hf data build`.")
+    dataset = load_built(path)
+    if isinstance(dataset, DatasetDict):
+        if split not in dataset:
+            raise ConfigError(f"--split {split!r}: {dataset_path} has splits {sorted(dataset)}.")
+        dataset = dataset[split]
+    if column not in dataset.column_names:
+        raise ConfigError(f"--column {column!r}: {dataset_path} has columns {dataset.column_names}.")
+    if max_texts is not None:
+        if max_texts <= 0:
+            raise ConfigError(f"--max-texts must be positive, got {max_texts}.")
+        dataset = dataset.select(range(min(max_texts, len(dataset))))
+
+    def texts():
+        for start in range(0, len(dataset), 1000):
+            yield from dataset[start : start + 1000][column]
+
+    tokenizer = build_tokenizer(texts(), vocab_size=vocab_size)
+    tokenizer.save_pretrained(str(output_dir))
+    return tokenizer

@@ -1,0 +1,441 @@
+"""Run a pipeline plan: skip finished stages, resume crashed ones, stream and log the rest.
+
+Each stage writes into ``<runs dir>/<name>/<stage>/``, and this module keeps three small files there:
+``stage.json`` (written when the stage starts: its hash and the ids of the input outputs it reads),
+``stage.log`` (everything the command printed, appended per attempt) and ``.done`` (written
+atomically when the command exits 0: the hash, a fresh completion id, the inputs' completion ids).
+
+A stage is skipped when its ``.done`` carries the plan's hash and its inputs' current completion ids,
+so re-running a pipeline after a crash redoes nothing that finished. A stage that crashed keeps its
+folder when its hash and inputs are unchanged: the training scripts auto-resume from the last
+``checkpoint-N`` in their ``output_dir``. Output made under another config (or by an input that has
+since been redone, or before ``--force``) is moved to ``<run>/.stale/`` first, so a checkpoint of the
+wrong run is never resumed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from interplay_hf.errors import ConfigError
+from interplay_hf.pipeline_plan import Plan, PlannedStage, build_plan, check_stage_fields, write_merged_recipe
+
+DONE_FILE = ".done"
+STARTED_FILE = "stage.json"
+STALE_DIR = ".stale"
+LOCK_FILE = ".lock"
+# Set for every stage unless the user's shell or the stage's `env` sets them (2 busy threads ran
+# GRPO 30-70x slower than one; tokenizers' thread pool deadlocks after fork).
+DEFAULT_ENV = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+class StageFailed(RuntimeError):
+    """A stage's command exited non-zero; the message names the stage and its log."""
+
+    def __init__(self, stage: PlannedStage, returncode: int):
+        self.stage, self.returncode = stage, returncode
+        super().__init__(
+            f"stage {stage.name!r} ({stage.type}) failed with exit code {returncode}; its log is "
+            f"{stage.log_path}. Fix the cause and re-run the same command: finished stages are skipped"
+            + (" and training resumes from its last checkpoint." if stage.type in ("sft", "grpo") else ".")
+        )
+
+
+@dataclass
+class Decision:
+    stage: PlannedStage
+    action: str  # "skip" | "run" | "resume" | "off"
+    reason: str  # shown in the plan: "done", "new", "config changed", "--force", "not selected", ...
+
+    @property
+    def runs(self) -> bool:
+        return self.action in ("run", "resume")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Markers
+# ---------------------------------------------------------------------------------------------------
+def read_marker(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_marker(path: Path, data: dict) -> None:
+    """Write JSON atomically (temp file + rename) so a crash never leaves a half-written marker."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def completion_id(stage: PlannedStage) -> str | None:
+    """Id of the stage's finished output under its *current* hash (None if not finished)."""
+    done = read_marker(stage.output_dir / DONE_FILE)
+    if done and done.get("hash") == stage.hash:
+        return done.get("completion")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Selection and decisions
+# ---------------------------------------------------------------------------------------------------
+def select_stages(plan: Plan, only: list[str] | None = None, from_stage: str | None = None) -> set[str]:
+    """Names chosen by --only (stages or matrix base names) and --from (that stage and all after it)."""
+    chosen = set(plan.names)
+    explicit: set[str] = set()
+    if from_stage:
+        start = plan.expand_names([from_stage], "--from")
+        first = min(plan.names.index(n) for n in start)
+        chosen &= set(plan.names[first:])
+    if only:
+        explicit = set(plan.expand_names(only, "--only"))
+        chosen &= explicit
+    return {n for n in chosen if not plan.stage(n).manual or n in explicit}
+
+
+def decide(plan: Plan, selected: set[str], force: bool = False, will_run: set[str] | None = None) -> list[Decision]:
+    """What each stage would do now; raises ConfigError if a stage to run needs an unfinished input."""
+    will_run = set(will_run or ())
+    decisions = []
+    for stage in plan.stages:
+        decision = _decide_one(stage, plan, selected, force, will_run)
+        if decision.runs:
+            will_run.add(stage.name)
+            for name in stage.inputs:
+                if name not in will_run and completion_id(plan.stage(name)) is None:
+                    raise ConfigError(
+                        f"stage {stage.name!r} needs {name!r}, which has not finished under its current config "
+                        f"and is not selected; drop --only/--from or add {name!r} to --only"
+                    )
+        decisions.append(decision)
+    return decisions
+
+
+def _decide_one(stage: PlannedStage, plan: Plan, selected: set[str], force: bool, will_run: set[str]) -> Decision:
+    done = read_marker(stage.output_dir / DONE_FILE)
+    finished = bool(done and done.get("hash") == stage.hash)
+    if stage.name not in selected:
+        if stage.manual:
+            return Decision(stage, "off", f"manual (run with --only {stage.name})")
+        return Decision(stage, "off", "not selected" + (", done" if finished else ", not done"))
+    if force:
+        return Decision(stage, "run", "--force")
+    current_inputs = {name: completion_id(plan.stage(name)) for name in stage.inputs}
+    inputs_rerun = [name for name in stage.inputs if name in will_run]
+    if finished:
+        if not inputs_rerun and done.get("inputs", {}) == current_inputs:
+            return Decision(stage, "skip", "done")
+        return Decision(stage, "run", "an input was redone" if not inputs_rerun else f"input {inputs_rerun[0]} runs")
+    if done:
+        return Decision(stage, "run", _why_changed(stage, plan, done))
+    started = read_marker(stage.output_dir / STARTED_FILE)
+    if started and started.get("hash") == stage.hash and not inputs_rerun and started.get("inputs") == current_inputs:
+        return Decision(stage, "resume", "resumes unfinished run")
+    if started:
+        return Decision(stage, "run", _why_changed(stage, plan, started) if started.get("hash") != stage.hash
+                        else "an input was redone")
+    return Decision(stage, "run", "new")
+
+
+def _input_hashes(stage: PlannedStage, plan: Plan) -> dict[str, str]:
+    return {name: plan.stage(name).hash for name in stage.inputs}
+
+
+def _why_changed(stage: PlannedStage, plan: Plan, marker: dict) -> str:
+    old = marker.get("input_hashes") or {}
+    changed = [name for name, h in _input_hashes(stage, plan).items() if old.get(name) not in (None, h)]
+    return f"input {changed[0]} changed" if changed else "config changed"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Dry run
+# ---------------------------------------------------------------------------------------------------
+def command_text(stage: PlannedStage) -> str:
+    """The command as a shell line: a shell stage's own line, else the words quoted for copy-paste."""
+    if stage.type == "shell":
+        return stage.command[2]
+    return shlex.join(stage.command)
+
+
+def format_plan(plan: Plan, decisions: list[Decision]) -> str:
+    """The plan as text: stages in order with status, budget and hash, then the full commands."""
+    lines = [f"Pipeline {plan.name!r} — {plan.path}"]
+    if plan.description:
+        lines.append("  " + " ".join(plan.description.split()))
+    lines.append(f"  root (commands run here): {plan.root}")
+    lines.append(f"  run folder: {plan.run_dir}")
+    if plan.budget:
+        lines.append(f"  budget: {plan.budget['total_samples']} samples per split")
+    lines.append("")
+    width = max(5, *(len(s.name) for s in plan.stages))
+    header = f"  {'#':>2}  {'stage':<{width}}  {'type':<11}  {'action':<7}  {'why':<30}  hash"
+    lines += [header, "  " + "-" * (len(header) - 2)]
+    for i, d in enumerate(decisions, 1):
+        s = d.stage
+        lines.append(f"  {i:>2}  {s.name:<{width}}  {s.type:<11}  {d.action:<7}  {d.reason:<30}  {s.hash[:10]}")
+    lines += ["", "Commands:"]
+    for i, d in enumerate(decisions, 1):
+        s = d.stage
+        lines.append(f"  [{i}] {s.name}  ({d.action}: {d.reason})"
+                     + (f"  inputs: {', '.join(s.inputs)}" if s.inputs else ""))
+        if s.description:
+            lines.append(f"      # {' '.join(s.description.split())}")
+        if s.budget_note:
+            lines.append(f"      # budget: {s.budget_note}")
+        if s.recipe_overrides is not None:
+            lines.append(f"      # recipe: {s.recipe} + recipe_overrides {json.dumps(s.recipe_overrides)}")
+        if s.env:
+            lines.append("      # env: " + " ".join(f"{k}={v}" for k, v in s.env.items()))
+        lines.append("      " + command_text(s))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------------
+def _program_prefix(program: str) -> list[str]:
+    """Resolve a display program name to an executable: the one beside this Python first."""
+    if program == "sh":
+        return ["/bin/sh"]
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which(program, path=search)
+    if found:
+        return [found]
+    module = {"interplay-hf": "interplay_hf.cli", "accelerate": "accelerate.commands.accelerate_cli"}[program]
+    return [sys.executable, "-m", module]
+
+
+def stage_env(stage: PlannedStage) -> dict[str, str]:
+    env = dict(os.environ)
+    for key, value in DEFAULT_ENV.items():
+        if key not in env and key not in stage.env:
+            env[key] = value
+    # This environment's executables first: `python`, `accelerate`, `interplay-hf` in shell stages are ours.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update(stage.env)
+    env["PYTHONUNBUFFERED"] = "1"  # stream the stage's output as it happens
+    env["OUTPUT_DIR"] = str(stage.output_dir)
+    return env
+
+
+def _stream(command: list[str], cwd: Path, env: dict[str, str], log_path: Path, echo: bool) -> int:
+    """Run ``command``, copying its output (progress bars included) to the terminal and the log."""
+    out = getattr(sys.stdout, "buffer", None) if echo else None
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            assert proc.stdout is not None
+            while chunk := os.read(proc.stdout.fileno(), 65536):
+                log.write(chunk)
+                log.flush()
+                if out is not None:
+                    out.write(chunk)
+                    out.flush()
+                elif echo:
+                    sys.stdout.write(chunk.decode("utf-8", "replace"))
+                    sys.stdout.flush()
+            return proc.wait()
+        except BaseException:  # Ctrl-C or an error here: stop the whole stage process group, then re-raise
+            _terminate(proc)
+            raise
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    for sig, wait_s in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _move_aside(stage: PlannedStage, run_dir: Path, reason: str, say) -> None:
+    if not stage.output_dir.exists() or not any(stage.output_dir.iterdir()):
+        return
+    target = run_dir / STALE_DIR / f"{stage.name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage.output_dir.rename(target)
+    say(f"   earlier output of {stage.name!r} ({reason}) moved to {target}")
+
+
+def run_stage(plan: Plan, stage: PlannedStage, decision: Decision, echo: bool = True, say=print) -> float:
+    """Run one stage; write ``.done`` on success, raise StageFailed otherwise. Returns wall seconds."""
+    if decision.action != "resume":
+        _move_aside(stage, plan.run_dir, decision.reason, say)
+    stage.output_dir.mkdir(parents=True, exist_ok=True)
+    inputs = {name: completion_id(plan.stage(name)) for name in stage.inputs}
+    started_at = time.strftime("%Y-%m-%dT%H:%M:%S")
+    write_marker(stage.output_dir / STARTED_FILE, {
+        "stage": stage.name, "type": stage.type, "hash": stage.hash, "inputs": inputs,
+        "input_hashes": _input_hashes(stage, plan), "command": stage.command, "started_at": started_at,
+        "config": stage.hash_parts,  # what the hash covers, for `why did this re-run?`
+    })
+    if stage.recipe_overrides is not None:
+        write_merged_recipe(stage, plan.root)
+    with open(stage.log_path, "ab") as log:
+        log.write(f"\n=== {started_at} {decision.reason}: {command_text(stage)}\n".encode())
+    command = _program_prefix(stage.command[0]) + stage.command[1:]
+    start = time.monotonic()
+    returncode = _stream(command, plan.root, stage_env(stage), stage.log_path, echo)
+    wall = time.monotonic() - start
+    if returncode != 0:
+        raise StageFailed(stage, returncode)
+    write_marker(stage.output_dir / DONE_FILE, {
+        "stage": stage.name, "hash": stage.hash, "completion": uuid.uuid4().hex, "inputs": inputs,
+        "input_hashes": _input_hashes(stage, plan),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "wall_s": round(wall, 1), "command": stage.command,
+    })
+    return wall
+
+
+@dataclass
+class StageResult:
+    stage: PlannedStage
+    action: str  # "ran", "resumed", "skipped", "off", "failed"
+    wall_s: float = 0.0
+
+
+def run_plan(plan: Plan, only: list[str] | None = None, from_stage: str | None = None, force: bool = False,
+             echo: bool = True, say=print) -> list[StageResult]:
+    """Run the selected stages in order; raise StageFailed at the first failure (later stages don't run)."""
+    selected = select_stages(plan, only, from_stage)
+    decide(plan, selected, force)  # plan-time check: every input a running stage needs will exist
+    results: list[StageResult] = []
+    todo = [s for s in plan.stages if s.name in selected]
+    start = time.monotonic()
+    for stage in plan.stages:
+        decision = _decide_one(stage, plan, selected, force, set())
+        if not decision.runs:
+            results.append(StageResult(stage, "skipped" if decision.action == "skip" else "off"))
+            if decision.action == "skip":
+                say(f"── [{todo.index(stage) + 1}/{len(todo)}] {stage.name}: done, skipped")
+            continue
+        say(f"── [{todo.index(stage) + 1}/{len(todo)}] {stage.name} ({stage.type}, {decision.reason}) "
+            f"· {_elapsed(time.monotonic() - start)} elapsed · log: {stage.log_path}")
+        say("   $ " + command_text(stage))
+        try:
+            wall = run_stage(plan, stage, decision, echo=echo, say=say)
+        except StageFailed:
+            results.append(StageResult(stage, "failed"))
+            say(format_summary(plan, results))
+            raise
+        results.append(StageResult(stage, "resumed" if decision.action == "resume" else "ran", wall))
+        say(f"   {stage.name} finished in {_elapsed(wall)}")
+    return results
+
+
+def _elapsed(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def format_summary(plan: Plan, results: list[StageResult]) -> str:
+    width = max(5, *(len(r.stage.name) for r in results))
+    lines = [f"\nPipeline {plan.name!r}: run folder {plan.run_dir}"]
+    for r in results:
+        time_text = _elapsed(r.wall_s) if r.action in ("ran", "resumed") else ""
+        lines.append(f"  {r.stage.name:<{width}}  {r.action:<8} {time_text:>7}  {r.stage.output_dir}")
+    return "\n".join(lines)
+
+
+def report_files(plan: Plan) -> list[Path]:
+    """Markdown files written by the plan's finished report stages (the headline of a run)."""
+    found: list[Path] = []
+    for stage in plan.stages:
+        if stage.type == "report" and completion_id(stage):
+            found.extend(sorted(p for p in stage.output_dir.glob("*.md")))
+    return found
+
+
+def headline(markdown: str, max_lines: int = 30) -> str:
+    """The first pass@k table of a report, with its heading (else its first table): the headline numbers."""
+    tables: list[tuple[str, list[str]]] = []
+    heading, table = "", []
+    for line in markdown.splitlines() + [""]:
+        if line.lstrip().startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            tables.append((heading, table))
+            table = []
+        if line.startswith("#"):
+            heading = line
+    if not tables:
+        return ""
+    heading, table = next((t for t in tables if "@1" in t[1][0]), tables[0])
+    return "\n".join(([heading] if heading else []) + table[:max_lines])
+
+
+@contextlib.contextmanager
+def run_lock(plan: Plan):
+    """Hold ``<run>/.lock`` while running: two pipelines must not train the same stage folder at once."""
+    import fcntl
+
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    with open(plan.run_dir / LOCK_FILE, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise ConfigError(f"--runs-dir: {plan.run_dir} is in use by a running pipeline ({holder}); wait for it "
+                              "to finish or pass another --runs-dir") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def run_pipeline(path: str | Path, runs_dir: str | Path = "runs", only: list[str] | None = None,
+                 from_stage: str | None = None, force: bool = False, dry_run: bool = False,
+                 echo: bool = True, say=print, check_fields: bool = True) -> int:
+    """Plan (always validated first), then either print the plan or run it and print a summary."""
+    plan = build_plan(path, runs_dir)
+    if check_fields:
+        check_stage_fields(plan)
+    selected = select_stages(plan, only, from_stage)
+    decisions = decide(plan, selected, force)
+    if dry_run:
+        say(format_plan(plan, decisions))
+        return 0
+    start = time.monotonic()
+    try:
+        with run_lock(plan):
+            results = run_plan(plan, only, from_stage, force, echo=echo, say=say)
+    except StageFailed as err:
+        say(f"\ninterplay-hf pipeline: {err}")
+        return 1
+    except KeyboardInterrupt:
+        say(f"\ninterplay-hf pipeline: interrupted; re-run the same command to resume ({plan.run_dir})")
+        return 130
+    say(format_summary(plan, results))
+    say(f"  total wall time {_elapsed(time.monotonic() - start)}")
+    for report in report_files(plan):
+        say(f"\nReport: {report}")
+        table = headline(report.read_text(encoding="utf-8"))
+        if table:
+            say(table)
+    return 0

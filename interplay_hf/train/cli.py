@@ -1,0 +1,116 @@
+"""``interplay-hf tokenizer`` and ``interplay-hf train sft|grpo``.
+
+``train`` is a convenience: it checks the recipe and the accelerate config here (so mistakes fail in
+a second, not after a process launch) and then runs the stage exactly as the pipeline does::
+
+    accelerate launch --config_file accelerate_configs/cpu.yaml -m interplay_hf.train.sft --config R [overrides]
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from interplay_hf.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ACCELERATE_CONFIG = "accelerate_configs/cpu.yaml"
+
+
+def register(subparsers) -> None:
+    tok = subparsers.add_parser(
+        "tokenizer",
+        help="train the small BPE tokenizer of from-scratch models on a saved dataset",
+        description="Deterministic byte-level BPE with the released special tokens (ids 0-9), saved for "
+        "AutoTokenizer.from_pretrained.",
+    )
+    tok.add_argument("--dataset", required=True, help="saved dataset directory (interplay-hf data build)")
+    tok.add_argument("--split", default="train", help="split to read (default: train)")
+    tok.add_argument("--column", default="text", help="text column (default: text)")
+    tok.add_argument("--vocab-size", type=int, default=2200, help="vocabulary size (paper: 2200)")
+    tok.add_argument("--max-texts", type=int, default=None, help="use only the first N texts")
+    tok.add_argument("--output-dir", required=True, help="where to save the tokenizer")
+    tok.set_defaults(func=run_tokenizer)
+
+    train = subparsers.add_parser(
+        "train",
+        help="run a training stage (sft | grpo) via accelerate launch",
+        description="Check a stage recipe, then run `accelerate launch -m interplay_hf.train.<stage> --config "
+        "<recipe> [overrides]`. Recipe fields are overridden after `--`: "
+        "`interplay-hf train sft --config R -- --output_dir D --learning_rate 1e-4`.",
+    )
+    stages = train.add_subparsers(dest="stage", metavar="STAGE")
+    for stage, text in (("sft", "pre-training / mid-training (SFTTrainer)"), ("grpo", "RL (GRPOTrainer)")):
+        p = stages.add_parser(stage, help=text)
+        p.add_argument("--config", required=True, help="stage recipe YAML")
+        p.add_argument(
+            "--accelerate-config",
+            default=DEFAULT_ACCELERATE_CONFIG,
+            help=f"accelerate config (default: {DEFAULT_ACCELERATE_CONFIG})",
+        )
+        p.add_argument("--num-processes", type=int, default=None, help="override the config's num_processes")
+        p.add_argument("--dry-run", action="store_true", help="check and print the command, do not run it")
+        p.add_argument(
+            "overrides",
+            nargs="*",
+            help="recipe field overrides after `--`, e.g. `-- --output_dir runs/x --learning_rate 1e-4`",
+        )
+        p.set_defaults(func=run_train, stage_name=stage)
+
+
+def run_tokenizer(args) -> int:
+    from interplay_hf.tokenizer import build_tokenizer_from_dataset
+
+    tokenizer = build_tokenizer_from_dataset(
+        args.dataset, args.output_dir, args.split, args.column, args.vocab_size, args.max_texts
+    )
+    print(f"tokenizer with {len(tokenizer)} tokens saved to {args.output_dir}")
+    return 0
+
+
+def resolve_accelerate_config(path: str) -> Path:
+    """The config as given, else relative to the repository root; ConfigError if neither exists."""
+    for candidate in (Path(path), REPO_ROOT / path):
+        if candidate.is_file():
+            return candidate
+    configs = sorted(p.name for p in (REPO_ROOT / "accelerate_configs").glob("*.yaml"))
+    raise ConfigError(f"--accelerate-config {path}: no such file (configs in accelerate_configs/: {configs}).")
+
+
+def load_accelerate_config(path: Path):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    try:
+        return load_config_from_file(str(path))
+    except (ValueError, TypeError, KeyError) as err:
+        raise ConfigError(f"--accelerate-config {path}: not a valid accelerate config ({err}).") from None
+
+
+def launch_command(stage: str, recipe: str, accelerate_config: Path, num_processes: int, on_cpu: bool, overrides):
+    """The ``accelerate launch`` command line of a stage (CPU ranks > 1 need ``--multi_gpu``, see cpu.yaml)."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_config)]
+    cmd += ["--num_processes", str(num_processes)]
+    if on_cpu and num_processes > 1:
+        cmd.append("--multi_gpu")
+    return [*cmd, "-m", f"interplay_hf.train.{stage}", "--config", recipe, *overrides]
+
+
+def run_train(args) -> int:
+    from interplay_hf.train.config import parse_stage_args
+
+    overrides = list(args.overrides or [])
+    config_path = resolve_accelerate_config(args.accelerate_config)
+    accel = load_accelerate_config(config_path)
+    num_processes = args.num_processes or max(1, int(getattr(accel, "num_processes", 1) or 1))
+    on_cpu = bool(getattr(accel, "use_cpu", False))
+    # Everything is checked here, for the launch's world size, before processes start.
+    parse_stage_args(args.stage_name, ["--config", args.config, *overrides], world_size=num_processes)
+    cmd = launch_command(args.stage_name, args.config, config_path, num_processes, on_cpu, overrides)
+    print(" ".join(shlex.quote(c) for c in cmd), flush=True)
+    if args.dry_run:
+        return 0
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    return subprocess.run(cmd, env=env, check=False).returncode

@@ -1,0 +1,267 @@
+"""The steps every training script shares: logging, auto-resume, data, tokenizer, model, finishing up.
+
+Kept as small functions so that ``sft.py`` and ``grpo.py`` read top to bottom in the order of the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+from pathlib import Path
+
+from interplay_hf.errors import ConfigError
+
+logger = logging.getLogger("interplay_hf.train")
+CHECKPOINT_COMPLETE_FILE = "trainer_state.json"  # the Trainer writes it last into checkpoint-N/
+
+
+def setup_logging(training_args) -> None:
+    """Python, transformers and datasets logging at the Trainer's per-process level."""
+    import datasets
+    import transformers
+
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    level = training_args.get_process_log_level()
+    logger.setLevel(level)
+    datasets.utils.logging.set_verbosity(level)
+    transformers.utils.logging.set_verbosity(level)
+    transformers.utils.logging.enable_default_handler()
+    transformers.utils.logging.enable_explicit_format()
+
+
+def last_checkpoint(training_args) -> str | None:
+    """The checkpoint to resume from: ``resume_from_checkpoint`` if given, else the newest *complete* one.
+
+    Re-running a killed command therefore continues where it stopped. transformers 5 writes
+    ``checkpoint-N/`` in place (no temp dir + rename), with ``trainer_state.json`` last, so a folder
+    without it is a save that was interrupted: skip it (the run will rewrite it when it gets there).
+    """
+    if training_args.resume_from_checkpoint:
+        path = str(training_args.resume_from_checkpoint)
+        if path.lower() in ("true", "1", "yes"):
+            return newest_complete_checkpoint(training_args.output_dir)
+        if not Path(path).is_dir():
+            raise ConfigError(f"resume_from_checkpoint: {path} is not a checkpoint directory.")
+        return path
+    return newest_complete_checkpoint(training_args.output_dir)
+
+
+def newest_complete_checkpoint(output_dir: str) -> str | None:
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    steps = []
+    for child in root.iterdir():
+        name = child.name
+        if child.is_dir() and name.startswith(PREFIX_CHECKPOINT_DIR + "-") and name.split("-")[-1].isdigit():
+            steps.append((int(name.split("-")[-1]), child))
+    for step, child in sorted(steps, reverse=True):
+        if (child / CHECKPOINT_COMPLETE_FILE).is_file():
+            logger.info("Resuming from %s", child)
+            return str(child)
+        logger.warning("Ignoring incomplete checkpoint %s (no %s)", child, CHECKPOINT_COMPLETE_FILE)
+    return None
+
+
+def load_stage_dataset(script_args):
+    """The stage's ``DatasetDict``: a directory from ``interplay-hf data build`` (sharded or not), or a Hub id."""
+    import datasets
+
+    from interplay_hf.data.build import load_built
+
+    path = script_args.dataset_path
+    dataset = load_built(path) if Path(path).is_dir() else datasets.load_dataset(path)
+    if isinstance(dataset, datasets.Dataset):
+        dataset = datasets.DatasetDict({script_args.dataset_train_split: dataset})
+    if script_args.dataset_train_split not in dataset:
+        raise ConfigError(
+            f"dataset_train_split: {path} has no split {script_args.dataset_train_split!r} (splits: {sorted(dataset)})."
+        )
+    return dataset
+
+
+def split_heldout(dataset, script_args, seed: int):
+    """(train split, held-out split or None) following ``heldout_split`` (see StageArguments)."""
+    train = dataset[script_args.dataset_train_split]
+    choice = script_args.heldout_split
+    if choice is None or script_args.heldout_size == 0:
+        return train, None
+    if choice != "auto":
+        if choice not in dataset:
+            raise ConfigError(f"heldout_split: {script_args.dataset_path} has no split {choice!r} (splits: {sorted(dataset)}).")
+        heldout = dataset[choice]
+    else:
+        names = [n for n in ("validation", "test") if n in dataset and n != script_args.dataset_train_split]
+        if names:
+            heldout = dataset[names[0]]
+        elif len(train) >= 4 * script_args.heldout_size:
+            # Set aside documents at random but keep the training order (it matters for wrapped packing).
+            held = set(random.Random(seed).sample(range(len(train)), script_args.heldout_size))
+            heldout = train.select(sorted(held))
+            train = train.select([i for i in range(len(train)) if i not in held])
+        else:
+            logger.warning("No held-out split and too few training rows to set %d aside: held-out eval off.", script_args.heldout_size)
+            return train, None
+    return train, heldout.select(range(min(script_args.heldout_size, len(heldout))))
+
+
+def heldout_texts(heldout, text_field: str, prompt_column: str, eos_token: str) -> list[str]:
+    """Held-out documents as trained on: the text column (or prompt + completion) plus EOS."""
+    if text_field in heldout.column_names:
+        texts = heldout[text_field]
+    elif prompt_column in heldout.column_names and "completion" in heldout.column_names:
+        texts = [p + c for p, c in zip(heldout[prompt_column], heldout["completion"])]
+    else:
+        return []
+    return [t if t.endswith(eos_token) else t + eos_token for t in texts]
+
+
+def heldout_sample_rows(heldout, prompt_column: str, n: int, text_field: str = "text") -> list[dict]:
+    """Up to ``n`` held-out rows with what the verifier needs (prompt, solution, answer, gold_graph).
+
+    Pre-training sets carry only ``text``; the prompt and the gold solution are then cut out of it
+    (format.md §5: prompt = text up to ``<solution>``; steps up to ``</solution>``; answer in the tags).
+    """
+    if n == 0 or heldout is None:
+        return []
+    heldout = heldout.select(range(min(n, len(heldout))))
+    columns = heldout.column_names
+    if prompt_column in columns and "solution" in columns:
+        keep = [c for c in (prompt_column, "solution", "answer", "gold_graph") if c in columns]
+        return [{**r, "prompt": r[prompt_column]} for r in heldout.select_columns(keep).to_list()]
+    if text_field in columns:
+        return [row for row in map(split_model_text, heldout[text_field]) if row is not None]
+    return []
+
+
+def split_model_text(text: str) -> dict | None:
+    """``{prompt, solution, answer}`` of a model text (format.md §5), or None if it is not one."""
+    head, sep, rest = text.partition("<solution>")
+    body, sep2, tail = rest.partition("</solution>")
+    if not (sep and sep2 and "<answer>" in tail):
+        return None
+    answer = tail.split("<answer>", 1)[1].split("</answer>", 1)[0].strip()
+    return {"prompt": head + sep, "solution": f"{body.strip()} Answer: {answer}.", "answer": answer}
+
+
+def add_heldout_eval(
+    trainer, heldout, train_split, script_args, tokenizer, text_field: str = "text", chat_prompts: bool = False
+) -> None:
+    """Attach the held-out per-document CE (and optional strict accuracy) callback to ``trainer``.
+
+    As many training documents as held-out ones are scored the same way (``train_doc_ce``).
+    ``chat_prompts``: sample with plain-text prompts wrapped into a user message, as GRPO trains them.
+    """
+    from interplay_hf.tokenizer import stop_token_ids
+    from interplay_hf.train.callbacks import HeldoutEvalCallback
+
+    if heldout is None:
+        return
+    prompt_column = script_args.dataset_prompt_column
+    texts = heldout_texts(heldout, text_field, prompt_column, tokenizer.eos_token)
+    sample = train_split.select(range(min(len(texts), len(train_split))))
+    train_texts = heldout_texts(sample, text_field, prompt_column, tokenizer.eos_token)
+    rows = heldout_sample_rows(heldout, prompt_column, script_args.heldout_sample_prompts, text_field)
+    if chat_prompts:
+        rows = [{**r, "prompt": [{"role": "user", "content": r["prompt"]}]} if isinstance(r["prompt"], str) else r for r in rows]
+    trainer.add_callback(
+        HeldoutEvalCallback(
+            trainer,
+            texts=texts,
+            train_texts=train_texts,
+            sample_rows=rows,
+            every=script_args.heldout_steps,
+            batch_size=script_args.heldout_batch_size,
+            max_new_tokens=script_args.heldout_max_new_tokens,
+            stop_ids=stop_token_ids(tokenizer),
+        )
+    )
+
+
+def load_tokenizer(script_args, model_args, training_args):
+    """The stage tokenizer: ``tokenizer_name_or_path``, else the model's own (same subfolder/revision)."""
+    from transformers import AutoTokenizer
+
+    from interplay_hf.tokenizer import make_format_tags_decodable
+
+    if script_args.tokenizer_name_or_path:
+        source, kwargs = script_args.tokenizer_name_or_path, {}
+    else:
+        source = model_args.model_name_or_path
+        kwargs = {"revision": model_args.model_revision}
+        if script_args.model_subfolder:
+            kwargs["subfolder"] = script_args.model_subfolder
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=training_args.trust_remote_code, **kwargs)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return make_format_tags_decodable(tokenizer)
+
+
+def load_model(script_args, model_args, training_args, tokenizer):
+    """A preset built from scratch (seeded) or a pretrained checkpoint; generation stops at ``</answer>``."""
+    from interplay_hf.models import build_model, load_pretrained
+    from interplay_hf.tokenizer import stop_token_ids
+
+    if script_args.model_preset:
+        model = build_model(
+            script_args.model_preset,
+            tokenizer=tokenizer,
+            seed=training_args.seed,
+            dtype=model_args.dtype,
+            attn_implementation=model_args.attn_implementation,
+        )
+    else:
+        model = load_pretrained(
+            model_args.model_name_or_path,
+            subfolder=script_args.model_subfolder,
+            revision=model_args.model_revision,
+            dtype=model_args.dtype,
+            trust_remote_code=training_args.trust_remote_code,
+            attn_implementation=model_args.attn_implementation,
+        )
+        if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+            raise ConfigError(
+                f"tokenizer_name_or_path: the tokenizer has {len(tokenizer)} tokens but the model only "
+                f"{model.get_input_embeddings().weight.shape[0]} embeddings; use the model's own tokenizer."
+            )
+    if getattr(script_args, "stop_at_answer_close", True):
+        stops = stop_token_ids(tokenizer)
+        existing = model.generation_config.eos_token_id
+        existing = [existing] if isinstance(existing, int) else list(existing or [])
+        model.generation_config.eos_token_id = list(dict.fromkeys([*stops, *existing]))
+    return model
+
+
+def skip_trl_model_card(trainer) -> None:
+    """TRL writes a README.md model card at every checkpoint; it is wrong for from-scratch models (a Hub
+    base model, TRL citations), so the hub layer renders ours (`interplay-hf card`) instead."""
+    trainer.create_model_card = lambda *args, **kwargs: None
+
+
+def world_size(training_args) -> int:
+    return max(1, int(training_args.world_size))
+
+
+def finish(trainer, train_result, script_args, training_args, model_args, comments: list[str]) -> None:
+    """Metrics and state, the final model + tokenizer at the top of output_dir, recipe.yaml, optional push."""
+    from interplay_hf.train.config import save_recipe
+
+    metrics = train_result.metrics
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)
+    trainer.save_state()
+    trainer.save_model(training_args.output_dir)
+    if trainer.accelerator.is_main_process:
+        save_recipe(os.path.join(training_args.output_dir, "recipe.yaml"), script_args, training_args, model_args, comments)
+        logger.info("Model, tokenizer and recipe.yaml saved to %s", training_args.output_dir)
+    if training_args.push_to_hub:
+        trainer.push_to_hub()
+    trainer.accelerator.wait_for_everyone()

@@ -1,0 +1,132 @@
+"""GRPO stage: RL with process-aware rewards (interplay_hf.rewards) on a pre-/mid-trained model, with TRL's GRPOTrainer.
+
+    accelerate launch --config_file accelerate_configs/cpu.yaml -m interplay_hf.train.grpo \\
+        --config recipes/quickstart/grpo.yaml --output_dir runs/quickstart/grpo [--field value ...]
+
+Where a recipe is silent, the paper's settings apply (config.GRPO_PAPER_DEFAULTS: lr 1e-6, temperature
+1.0, KL 0.001 with the low-variance estimator, clip 0.2, token-mean loss, 6 generations). Prompts are
+the dataset's ``prompt`` column; the gold columns (solution, answer, gold_graph) reach the rewards.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from interplay_hf.train.common import (
+    add_heldout_eval,
+    finish,
+    last_checkpoint,
+    load_model,
+    load_stage_dataset,
+    load_tokenizer,
+    logger,
+    setup_logging,
+    skip_trl_model_card,
+    split_heldout,
+    world_size,
+)
+
+# Columns the rewards and logs may use; the rest (text, completion, ...) stays out of the rollout batches.
+PASSED_COLUMNS = ("solution", "answer", "gold_graph", "op", "context", "id", "mode")
+
+
+def main(script_args, training_args, model_args) -> None:
+    from transformers import set_seed
+    from trl import GRPOTrainer, get_peft_config
+
+    from interplay_hf.rewards import get_reward_funcs
+
+    set_seed(training_args.seed)
+    setup_logging(training_args)
+    checkpoint = last_checkpoint(training_args)
+
+    dataset = load_stage_dataset(script_args)
+    train_split, heldout = split_heldout(dataset, script_args, training_args.seed)
+
+    tokenizer = load_tokenizer(script_args, model_args, training_args)
+    train_dataset = prompt_dataset(train_split, script_args, tokenizer)
+    budget_note = apply_budget(script_args, training_args)
+
+    model = load_model(script_args, model_args, training_args, tokenizer)
+    reward_funcs = get_reward_funcs(script_args.reward_funcs, script_args.reward_kwargs)
+
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=training_args,
+        train_dataset=train_dataset,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    skip_trl_model_card(trainer)
+    add_heldout_eval(
+        trainer, heldout, train_split, script_args, tokenizer, "text", chat_prompts(script_args, tokenizer)
+    )
+
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    finish(trainer, train_result, script_args, training_args, model_args, [budget_note] if budget_note else [])
+    trainer.end()
+
+
+def prompt_dataset(train_dataset, script_args, tokenizer):
+    """``prompt`` (plain text, or a user message for chat models) plus the gold columns for the rewards."""
+    from interplay_hf.errors import ConfigError
+
+    column = script_args.dataset_prompt_column
+    if column not in train_dataset.column_names:
+        raise ConfigError(
+            f"dataset_prompt_column: no column {column!r} in {script_args.dataset_path} "
+            f"(columns: {train_dataset.column_names})."
+        )
+    keep = [column, *[c for c in PASSED_COLUMNS if c in train_dataset.column_names and c != column]]
+    train_dataset = train_dataset.select_columns(keep)
+    if column != "prompt":
+        train_dataset = train_dataset.rename_column(column, "prompt")
+    already_chat = len(train_dataset) > 0 and not isinstance(train_dataset[0]["prompt"], str)
+    if chat_prompts(script_args, tokenizer) and not already_chat:
+        train_dataset = train_dataset.map(lambda row: {"prompt": [{"role": "user", "content": row["prompt"]}]})
+    return train_dataset
+
+
+def chat_prompts(script_args, tokenizer) -> bool:
+    """Wrap plain-text prompts into a user message? (``prompt_format``; auto: iff a chat template exists).
+    Prompts that already are message lists (chat datasets) are used as they are either way."""
+    if script_args.prompt_format == "auto":
+        return bool(getattr(tokenizer, "chat_template", None))
+    return script_args.prompt_format == "conversational"
+
+
+def apply_budget(script_args, training_args) -> str | None:
+    """Turn ``max_train_samples`` (prompts) into ``max_steps``; returns the arithmetic."""
+    from interplay_hf.train.budgets import grpo_steps
+
+    result = grpo_steps(
+        max_train_samples=script_args.max_train_samples,
+        per_device=training_args.per_device_train_batch_size,
+        world_size=world_size(training_args),
+        grad_accum=training_args.gradient_accumulation_steps,
+        num_generations=training_args.num_generations,
+        num_iterations=training_args.num_iterations,
+    )
+    if result is None:
+        return None
+    training_args.max_steps, note = result
+    logger.info("Budget: %s", note)
+    return note
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """``python -m interplay_hf.train.grpo``: parse, check, train; a ConfigError prints without a traceback."""
+    from interplay_hf.errors import ConfigError
+    from interplay_hf.train.config import parse_stage_args
+
+    try:
+        main(*parse_stage_args("grpo", argv))
+    except ConfigError as err:
+        print(f"interplay-hf train grpo: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,142 @@
+"""SFT stage: pre-training on packed text from scratch, or mid-training from a checkpoint, with TRL's SFTTrainer.
+
+    accelerate launch --config_file accelerate_configs/cpu.yaml -m interplay_hf.train.sft \\
+        --config recipes/quickstart/pretrain.yaml --output_dir runs/quickstart/pretrain [--field value ...]
+
+Pre-training names a ``model_preset`` (random init) and a ``tokenizer_name_or_path``; mid-training sets
+``model_name_or_path`` to the previous stage's directory and another dataset and budget. Re-running
+the same command resumes from the newest complete checkpoint in ``output_dir``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from interplay_hf.train.common import (
+    add_heldout_eval,
+    finish,
+    last_checkpoint,
+    load_model,
+    load_stage_dataset,
+    load_tokenizer,
+    logger,
+    setup_logging,
+    skip_trl_model_card,
+    split_heldout,
+    world_size,
+)
+
+
+def main(script_args, training_args, model_args) -> None:
+    from transformers import set_seed
+    from trl import SFTTrainer, get_peft_config
+
+    set_seed(training_args.seed)
+    setup_logging(training_args)
+    checkpoint = last_checkpoint(training_args)
+
+    dataset = load_stage_dataset(script_args)
+    train_split, heldout = split_heldout(dataset, script_args, training_args.seed)
+    train_dataset = select_training_columns(train_split, script_args, training_args)
+
+    tokenizer = load_tokenizer(script_args, model_args, training_args)
+    budget_note = apply_budget(script_args, training_args, train_dataset, tokenizer)
+
+    model = load_model(script_args, model_args, training_args, tokenizer)
+
+    trainer = SFTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        processing_class=tokenizer,
+        data_collator=document_mask_collator(script_args, tokenizer),
+        peft_config=get_peft_config(model_args),
+    )
+    skip_trl_model_card(trainer)
+    add_heldout_eval(trainer, heldout, train_split, script_args, tokenizer, training_args.dataset_text_field)
+
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    finish(trainer, train_result, script_args, training_args, model_args, [budget_note] if budget_note else [])
+    trainer.end()
+
+
+def select_training_columns(train_dataset, script_args, training_args):
+    """Language modelling on ``dataset_text_field`` (EOS appended by TRL), or prompt/completion pairs
+    when ``completion_only_loss: true``. Dropping the other columns keeps TRL from guessing the format.
+    """
+    from interplay_hf.errors import ConfigError
+
+    columns = train_dataset.column_names
+    if training_args.completion_only_loss:
+        prompt = script_args.dataset_prompt_column
+        if prompt not in columns or "completion" not in columns:
+            raise ConfigError(
+                f"completion_only_loss: needs columns {prompt!r} (dataset_prompt_column) and 'completion'; "
+                f"{script_args.dataset_path} has {columns}."
+            )
+        train_dataset = train_dataset.select_columns([prompt, "completion"])
+        return train_dataset.rename_column(prompt, "prompt") if prompt != "prompt" else train_dataset
+    if training_args.dataset_text_field not in columns:
+        raise ConfigError(
+            f"dataset_text_field: no column {training_args.dataset_text_field!r} in {script_args.dataset_path} "
+            f"(columns: {columns})."
+        )
+    return train_dataset.select_columns([training_args.dataset_text_field])
+
+
+def document_mask_collator(script_args, tokenizer):
+    """Our per-document-attention collator for wrapped packs, or None for TRL's own collator."""
+    from interplay_hf.train.packing import DocumentMaskCollator
+
+    if not script_args.packing_document_mask:
+        return None
+    return DocumentMaskCollator(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+
+
+def mean_document_tokens(train_dataset, tokenizer, text_field: str, limit: int = 2000) -> float:
+    """Mean tokenized length (EOS included) of the first ``limit`` training documents."""
+    sample = train_dataset.select(range(min(limit, len(train_dataset))))
+    if "prompt" in sample.column_names and text_field not in sample.column_names:
+        texts = [p + c for p, c in zip(sample["prompt"], sample["completion"])]
+    else:
+        texts = sample[text_field]
+    lengths = [len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    return sum(lengths) / max(len(lengths), 1)
+
+
+def apply_budget(script_args, training_args, train_dataset, tokenizer) -> str | None:
+    """Turn ``max_train_tokens`` / ``max_train_samples`` into ``max_steps``; returns the arithmetic."""
+    from interplay_hf.train.budgets import sft_steps
+
+    result = sft_steps(
+        max_train_tokens=script_args.max_train_tokens,
+        max_train_samples=script_args.max_train_samples,
+        per_device=training_args.per_device_train_batch_size,
+        world_size=world_size(training_args),
+        grad_accum=training_args.gradient_accumulation_steps,
+        max_length=training_args.max_length,
+        packing=training_args.packing,
+        mean_doc_tokens=lambda: mean_document_tokens(train_dataset, tokenizer, training_args.dataset_text_field),
+    )
+    if result is None:
+        return None
+    training_args.max_steps, note = result
+    logger.info("Budget: %s", note)
+    return note
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """``python -m interplay_hf.train.sft``: parse, check, train; a ConfigError prints without a traceback."""
+    from interplay_hf.errors import ConfigError
+    from interplay_hf.train.config import parse_stage_args
+
+    try:
+        main(*parse_stage_args("sft", argv))
+    except ConfigError as err:
+        print(f"interplay-hf train sft: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,93 @@
+"""Every pipeline recipe under recipes/ plans (a dry run) without running anything, and stays consistent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from interplay_hf.pipeline import run_pipeline
+from interplay_hf.pipeline_plan import (
+    BUDGET_KEYS,
+    STAGE_KEYS,
+    STAGE_TYPES,
+    TOP_LEVEL_KEYS,
+    build_plan,
+    merge_recipe,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+RECIPES = REPO / "recipes"
+
+
+def pipeline_recipes() -> list[Path]:
+    """YAML files under recipes/ that are pipelines (a top-level `stages:` mapping)."""
+    found = []
+    for path in sorted(RECIPES.rglob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("stages"), dict):
+            found.append(path)
+    return found
+
+
+PIPELINES = pipeline_recipes()
+MINI = sorted(p for p in PIPELINES if p.parent.name == "mini")
+
+
+def test_the_recipe_folders_hold_the_expected_pipelines():
+    names = {str(p.relative_to(RECIPES)) for p in PIPELINES}
+    assert {"quickstart/pipeline.yaml", "paper/extrapolation/pipeline.yaml", "paper/context/pipeline.yaml",
+            "paper/midtrain_vs_rl/pipeline.yaml", "paper/process_reward/pipeline.yaml"} <= names
+    assert [p.stem for p in MINI] == ["context", "extrapolation", "midtrain_vs_rl", "process_reward"]
+
+
+@pytest.mark.slow  # imports TRL once to check every training flag against the scripts' fields
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: str(p.relative_to(RECIPES)))
+def test_every_pipeline_recipe_plans_without_running(path, tmp_path):
+    lines: list[str] = []
+    assert run_pipeline(path, runs_dir=tmp_path, dry_run=True, say=lines.append) == 0
+    plan = build_plan(path, tmp_path)
+    assert plan.root == REPO
+    assert all(f"] {s.name}  (" in lines[0] for s in plan.stages)
+    assert not any(tmp_path.iterdir())  # a dry run writes nothing
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: str(p.relative_to(RECIPES)))
+def test_data_stages_with_overrides_are_valid_data_recipes(path, tmp_path):
+    from interplay_hf.data.recipe import recipe_from_dict
+
+    for stage in build_plan(path, tmp_path).stages:
+        if stage.type != "data" or "${" in stage.recipe:
+            continue
+        recipe = yaml.safe_load((REPO / stage.recipe).read_text(encoding="utf-8"))
+        recipe_from_dict(merge_recipe(recipe, stage.recipe_overrides or {}))
+
+
+def test_the_mini_pipelines_share_their_base_stages_exactly(tmp_path):
+    """They share runs/mini: a second mini pipeline must skip the base the first one trained, not redo it."""
+    shared = ("data", "tokenizer", "pretrain", "eval_base", "gate")
+    hashes = {p.stem: {s.name: s.hash for s in build_plan(p, tmp_path).stages} for p in MINI}
+    for name in shared:
+        assert len({h[name] for h in hashes.values()}) == 1, name
+    own = [set(h) - set(shared) for h in hashes.values()]
+    for i, a in enumerate(own):  # experiment stages never collide (they would move each other's output aside)
+        for b in own[i + 1:]:
+            assert not a & b
+
+
+def test_the_paper_budget_reproduces_the_train_recipes_sample_counts(tmp_path):
+    plan = build_plan(RECIPES / "paper/midtrain_vs_rl/pipeline.yaml", tmp_path)
+    for variant in ("light", "medium", "heavy"):
+        for stage_name in (f"mid.{variant}", f"rl.{variant}"):
+            stage = plan.stage(stage_name)
+            recipe = yaml.safe_load((REPO / stage.recipe).read_text(encoding="utf-8"))
+            assert stage.args["max_train_samples"] == recipe["max_train_samples"], stage_name
+    assert plan.stage("mid.full_mid").args["max_train_samples"] == 122000
+    assert plan.stage("rl.full_rl").args["max_train_samples"] == 122000
+
+
+def test_the_schema_documentation_names_every_key_and_stage_type():
+    readme = (RECIPES / "quickstart" / "README.md").read_text(encoding="utf-8")
+    for key in [*TOP_LEVEL_KEYS, *STAGE_KEYS, *BUDGET_KEYS, *STAGE_TYPES]:
+        assert f"`{key}`" in readme, key
