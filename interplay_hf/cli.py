@@ -17,10 +17,10 @@ from interplay_hf.errors import ConfigError
 COMMAND_MODULES: tuple[str, ...] = (
     "interplay_hf.data.cli",  # data build / data sample
     "interplay_hf.verify.cli",  # verify
-    "interplay_hf.train.cli",  # train sft / train grpo / quickstart
+    "interplay_hf.train.cli",  # tokenizer / train sft / train grpo
     "interplay_hf.evaluation.cli",  # eval / report / select-edge
     "interplay_hf.hub_cli",  # push / card / released
-    "interplay_hf.pipeline_cli",  # pipeline
+    "interplay_hf.pipeline_cli",  # pipeline / quickstart
 )
 
 
@@ -31,13 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name and module_name.startswith(err.name):  # sub-command not built yet in this checkout
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 
