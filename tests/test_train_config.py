@@ -282,7 +282,11 @@ def test_chat_models_get_conversational_prompts(tiny_tokenizer):
     chat.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
     rows = Dataset.from_dict({"prompt": ["<question> q </question> <solution>"], "answer": ["1"]})
     out = prompt_dataset(rows, _grpo_script_args(), chat)
-    assert out[0]["prompt"] == [{"role": "user", "content": "<question> q </question> <solution>"}]
+    # the system prompt + step-format instruction of `prompt_format: chat` data
+    assert [m["role"] for m in out[0]["prompt"]] == ["system", "user"]
+    assert out[0]["prompt"][1]["content"].startswith("q\n\n")
+    free = prompt_dataset(Dataset.from_dict({"prompt": ["What is 2?"], "answer": ["2"]}), _grpo_script_args(), chat)
+    assert free[0]["prompt"] == [{"role": "user", "content": "What is 2?"}]
     plain = prompt_dataset(rows, _grpo_script_args(prompt_format="plain"), chat)
     assert plain[0]["prompt"] == "<question> q </question> <solution>"
     messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]

@@ -156,6 +156,17 @@ def to_chat_format(
     return out
 
 
+def as_chat_prompt(prompt: Any, system_prompt: str | None = DEFAULT_SYSTEM_PROMPT) -> list[dict[str, str]]:
+    """Messages for any prompt: chat prompts as they are, format.md §5 prompts with the system prompt and the
+    step-format instruction (as ``prompt_format: chat`` data), other free text as a single user message."""
+    if is_chat_prompt(prompt):
+        return prompt
+    try:
+        return to_chat_format({"prompt": prompt}, system_prompt=system_prompt, completion=False)["prompt"]
+    except ValueError:
+        return [{"role": "user", "content": str(prompt)}]
+
+
 def convert_dataset(dataset, system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
                     instruction: str = ANSWER_FORMAT_INSTRUCTION, num_proc: int | None = None):
     """A ``Dataset`` or ``DatasetDict`` with chat prompts (and completions where it has them)."""
@@ -191,6 +202,7 @@ __all__ = [
     "ANSWER_FORMAT_INSTRUCTION",
     "DEFAULT_SYSTEM_PROMPT",
     "PROMPT_FORMATS",
+    "as_chat_prompt",
     "chat_solution_from_completion",
     "convert_dataset",
     "is_chat_prompt",

@@ -67,15 +67,9 @@ def encode_prompt(tokenizer, prompt, chat: bool) -> list[int]:
         if not getattr(tokenizer, "chat_template", None):
             raise ConfigError("--chat / conversational prompts need a tokenizer with a chat_template; drop --chat "
                               "or pass a --tokenizer that has one")
-        if isinstance(prompt, list):
-            messages = prompt
-        else:  # a plain row: the same system prompt and step-format instruction as `prompt_format: chat` data
-            from interplay_hf.data.chat import to_chat_format
+        from interplay_hf.data.chat import as_chat_prompt
 
-            try:
-                messages = to_chat_format({"prompt": prompt}, completion=False)["prompt"]
-            except ValueError:  # free text, not a format.md §5 prompt: send it as it is
-                messages = [{"role": "user", "content": prompt}]
+        messages = as_chat_prompt(prompt)
         ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
         return list(ids[0] if ids and isinstance(ids[0], list) else ids)
     return tokenizer(prompt, add_special_tokens=False)["input_ids"]

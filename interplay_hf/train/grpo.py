@@ -84,7 +84,10 @@ def prompt_dataset(train_dataset, script_args, tokenizer):
         train_dataset = train_dataset.rename_column(column, "prompt")
     already_chat = len(train_dataset) > 0 and not isinstance(train_dataset[0]["prompt"], str)
     if chat_prompts(script_args, tokenizer) and not already_chat:
-        train_dataset = train_dataset.map(lambda row: {"prompt": [{"role": "user", "content": row["prompt"]}]})
+        # The same system prompt and step-format instruction as `prompt_format: chat` data (data/chat.py).
+        from interplay_hf.data.chat import as_chat_prompt
+
+        train_dataset = train_dataset.map(lambda row: {"prompt": as_chat_prompt(row["prompt"])})
     return train_dataset
 
 
