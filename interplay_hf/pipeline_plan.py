@@ -27,6 +27,7 @@ from typing import Any
 
 from interplay_hf import __version__
 from interplay_hf.errors import ConfigError
+from interplay_hf.yaml_io import load_yaml_mapping
 
 # ---------------------------------------------------------------------------------------------------
 # Schema: every key a pipeline YAML may use, with its meaning (shown in error messages and docs).
@@ -257,18 +258,7 @@ def _merge_variant(body: dict, variant: dict) -> dict:
 
 
 def load_pipeline_yaml(path: str | Path) -> dict:
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"pipeline recipe {str(path)!r} not found; give the path of a pipeline .yaml file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a pipeline recipe is a YAML mapping with at least `name:` and `stages:`")
-    return data
+    return load_yaml_mapping(path, "pipeline recipe")
 
 
 def build_plan(path: str | Path, runs_dir: str | Path = "runs") -> Plan:

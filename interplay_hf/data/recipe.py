@@ -18,6 +18,7 @@ from interplay_hf.data.chat import PROMPT_FORMATS
 from interplay_hf.data.contexts import get_context
 from interplay_hf.data.generator import FORWARD, ROW_COLUMNS, SUPPORTED_OPS, GeneratorConfig, check_mode
 from interplay_hf.errors import ConfigError
+from interplay_hf.yaml_io import load_yaml_mapping
 
 COLUMN_PRESETS: dict[str, tuple[str, ...]] = {
     "full": ROW_COLUMNS,
@@ -118,18 +119,8 @@ _HUB_KEYS = {"repo_id", "private"}
 
 def load_data_recipe(path: str | Path) -> DataRecipe:
     """Read and validate a recipe YAML (``yaml.safe_load``; unknown keys are errors)."""
-    import yaml
-
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"recipe file {str(p)!r} does not exist")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"recipe {str(p)!r} is not valid YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"recipe {str(p)!r}: expected a mapping at the top level, got {type(data).__name__}")
-    data.setdefault("name", p.stem)
+    data = load_yaml_mapping(path, "recipe")
+    data.setdefault("name", Path(path).stem)
     return recipe_from_dict(data)
 
 
