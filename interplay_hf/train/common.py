@@ -265,3 +265,15 @@ def finish(trainer, train_result, script_args, training_args, model_args, commen
     if training_args.push_to_hub:
         trainer.push_to_hub()
     trainer.accelerator.wait_for_everyone()
+
+
+def stage_cli(kind: str, main, argv: list[str] | None = None) -> int:
+    """``python -m interplay_hf.train.<kind>``: parse, check, train; a ConfigError prints without a traceback."""
+    from interplay_hf.train.config import parse_stage_args
+
+    try:
+        main(*parse_stage_args(kind, argv))
+    except ConfigError as err:
+        print(f"interplay-hf train {kind}: error: {err}", file=sys.stderr)
+        return 2
+    return 0

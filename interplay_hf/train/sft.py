@@ -23,6 +23,7 @@ from interplay_hf.train.common import (
     setup_logging,
     skip_trl_model_card,
     split_heldout,
+    stage_cli,
     world_size,
 )
 
@@ -126,16 +127,7 @@ def apply_budget(script_args, training_args, train_dataset, tokenizer) -> str | 
 
 
 def cli(argv: list[str] | None = None) -> int:
-    """``python -m interplay_hf.train.sft``: parse, check, train; a ConfigError prints without a traceback."""
-    from interplay_hf.errors import ConfigError
-    from interplay_hf.train.config import parse_stage_args
-
-    try:
-        main(*parse_stage_args("sft", argv))
-    except ConfigError as err:
-        print(f"interplay-hf train sft: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return stage_cli("sft", main, argv)
 
 
 if __name__ == "__main__":
