@@ -325,3 +325,21 @@ def test_pretraining_texts_yield_prompts_and_gold_solutions_for_strict_accuracy(
     gold_completion = " " + row["solution"].rsplit("Answer:", 1)[0].strip() + f" </solution> <answer> {row['answer']}"
     assert verify(gold_completion, gold_solution=split["solution"], gold_answer=split["answer"]).process_verified
     assert split_model_text("no tags here") is None
+
+
+def test_heldout_documents_render_chat_rows_through_the_chat_template(tiny_tokenizer):
+    import copy
+
+    from datasets import Dataset
+
+    from interplay_hf.train.common import heldout_texts
+
+    chat = copy.deepcopy(tiny_tokenizer)
+    chat.chat_template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
+    rows = Dataset.from_dict({
+        "prompt": [[{"role": "user", "content": "q"}]],
+        "completion": [[{"role": "assistant", "content": "a"}]],
+    })
+    assert heldout_texts(rows, "text", "prompt", chat) == ["<user>q<assistant>a" + chat.eos_token]
+    plain = Dataset.from_dict({"prompt": ["<question> q </question> <solution>"], "completion": [" a"]})
+    assert heldout_texts(plain, "text", "prompt", chat) == ["<question> q </question> <solution> a" + chat.eos_token]

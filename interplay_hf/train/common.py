@@ -113,15 +113,21 @@ def split_heldout(dataset, script_args, seed: int):
     return train, heldout.select(range(min(script_args.heldout_size, len(heldout))))
 
 
-def heldout_texts(heldout, text_field: str, prompt_column: str, eos_token: str) -> list[str]:
-    """Held-out documents as trained on: the text column (or prompt + completion) plus EOS."""
+def heldout_texts(heldout, text_field: str, prompt_column: str, tokenizer) -> list[str]:
+    """Held-out documents as trained on: the text column (or prompt + completion) plus EOS.
+
+    Conversational rows (chat data for instruct models) are rendered through the chat template."""
     if text_field in heldout.column_names:
         texts = heldout[text_field]
     elif prompt_column in heldout.column_names and "completion" in heldout.column_names:
-        texts = [p + c for p, c in zip(heldout[prompt_column], heldout["completion"])]
+        texts = [
+            p + c if isinstance(p, str) else tokenizer.apply_chat_template(p + c, tokenize=False)
+            for p, c in zip(heldout[prompt_column], heldout["completion"])
+        ]
     else:
         return []
-    return [t if t.endswith(eos_token) else t + eos_token for t in texts]
+    eos = tokenizer.eos_token
+    return [t if t.endswith(eos) else t + eos for t in texts]
 
 
 def heldout_sample_rows(heldout, prompt_column: str, n: int, text_field: str = "text") -> list[dict]:
@@ -166,9 +172,9 @@ def add_heldout_eval(
     if heldout is None:
         return
     prompt_column = script_args.dataset_prompt_column
-    texts = heldout_texts(heldout, text_field, prompt_column, tokenizer.eos_token)
+    texts = heldout_texts(heldout, text_field, prompt_column, tokenizer)
     sample = train_split.select(range(min(len(texts), len(train_split))))
-    train_texts = heldout_texts(sample, text_field, prompt_column, tokenizer.eos_token)
+    train_texts = heldout_texts(sample, text_field, prompt_column, tokenizer)
     rows = heldout_sample_rows(heldout, prompt_column, script_args.heldout_sample_prompts, text_field)
     if chat_prompts:
         rows = [{**r, "prompt": [{"role": "user", "content": r["prompt"]}]} if isinstance(r["prompt"], str) else r for r in rows]
