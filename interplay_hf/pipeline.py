@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from interplay_hf.atomic_io import write_text
 from interplay_hf.errors import ConfigError
 from interplay_hf.pipeline_plan import Plan, PlannedStage, build_plan, check_stage_fields, write_merged_recipe
 
@@ -76,9 +77,7 @@ def read_marker(path: Path) -> dict | None:
 
 def write_marker(path: Path, data: dict) -> None:
     """Write JSON atomically (temp file + rename) so a crash never leaves a half-written marker."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def completion_id(stage: PlannedStage) -> str | None:

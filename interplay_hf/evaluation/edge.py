@@ -163,7 +163,7 @@ def rl_data_recipe(selected_ops: Sequence[int], contexts: Sequence[str], num_pro
 def write_rl_recipe(path: str | Path, recipe: dict) -> Path:
     import yaml
 
-    from interplay_hf.evaluation.io import write_text
+    from interplay_hf.atomic_io import write_text
 
     return write_text(path, yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))
 
@@ -184,8 +184,8 @@ def select_edge_command(criteria: EdgeCriteria, output_dir: str | Path, eval_cfg
                         rl_contexts: Sequence[str] | None = None, log=print) -> dict | None:
     """Evaluate the base model (or reuse ``results_path``), select the edge and write edge.json, edge.md and
     ``rl_data.yaml`` (the data recipe of the RL set). Returns edge.json's content (None on non-main ranks)."""
+    from interplay_hf.atomic_io import write_json, write_text
     from interplay_hf.evaluation.aggregate import load_results
-    from interplay_hf.evaluation.io import write_json, write_text
     from interplay_hf.evaluation.passk import parse_int_list
 
     op_list = parse_int_list(ops, "--ops")

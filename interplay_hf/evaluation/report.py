@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from interplay_hf.atomic_io import write_json, write_text
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.aggregate import load_results, summarize
-from interplay_hf.evaluation.io import write_json, write_text
 from interplay_hf.evaluation.passk import parse_regimes
 
 HEADLINE_NOTE = (
@@ -167,7 +167,7 @@ def _k_axis(ax, ks: Sequence[int]) -> None:
 
 
 def _save(fig, path: Path) -> Path:
-    from interplay_hf.evaluation.io import write_atomic
+    from interplay_hf.atomic_io import write_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"), mode="wb")

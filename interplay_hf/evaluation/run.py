@@ -24,9 +24,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from interplay_hf.atomic_io import append_jsonl, read_jsonl, write_json, write_jsonl
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.config import EvalConfig, add_dataclass_arguments, config_from_args
-from interplay_hf.evaluation.io import append_jsonl, read_jsonl, write_json, write_jsonl
 from interplay_hf.evaluation.passk import regime_of
 
 logger = logging.getLogger("interplay_hf.evaluation")

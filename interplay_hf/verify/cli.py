@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
@@ -183,16 +181,11 @@ def run(args: argparse.Namespace) -> int:
         if args.out is None:
             stats, skipped = _score_stream(source, sys.stdout, args)
         else:
-            out_path = Path(args.out)
-            out_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as sink:
-                    stats, skipped = _score_stream(source, sink, args)
-                os.replace(tmp, out_path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            from interplay_hf.atomic_io import write_atomic
+
+            scored: list = []
+            write_atomic(args.out, lambda sink: scored.extend(_score_stream(source, sink, args)))
+            stats, skipped = scored
     for message in skipped:
         print(f"verify: skipped {message}", file=sys.stderr)
     print(_summary(stats, skipped), file=sys.stderr)

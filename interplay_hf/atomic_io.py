@@ -1,5 +1,5 @@
-"""Atomic file writes (temp file in the same directory + ``os.replace``): a reader never sees half a file,
-and a crash leaves the previous version in place."""
+"""Atomic file writes, shared by every layer (temp file in the same directory + ``os.replace``):
+a reader never sees half a file, and a crash leaves the previous version in place."""
 
 from __future__ import annotations
 
