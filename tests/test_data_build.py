@@ -203,6 +203,27 @@ def test_dedup_against_a_built_dataset(built, tmp_path):
     assert report["splits"]["train"]["duplicates_dropped"] == {"dedup_against": 1200}
 
 
+def test_build_cli_dedup_against_flag_adds_to_the_recipe(built, tmp_path, capsys):
+    """The pipeline passes the main build this way (recipes/mini/data_tail.yaml keeps eval problems out)."""
+    import yaml
+
+    from interplay_hf.cli import main
+
+    root, _ = built
+    recipe = small_recipe(eval=None)
+    recipe["splits"] = {"train": {"size": 1300, "ops": "2-4", "contexts": "zoo", "columns": "pretrain"}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    out = tmp_path / "cli"
+    assert main(["data", "build", str(tmp_path / "r.yaml"), "--output-dir", str(out),
+                 "--dedup-against", str(root / "single")]) == 0
+    report = json.loads((out / "build_report.json").read_text())
+    assert report["splits"]["train"]["duplicates_dropped"] == {"dedup_against": 1200}
+    assert report["dedup_against"] == [str(root / "single")]
+    assert main(["data", "build", str(tmp_path / "r.yaml"), "--output-dir", str(tmp_path / "x"),
+                 "--dedup-against", str(tmp_path / "missing")]) == 2
+    assert "dedup_against" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
 def test_token_budgets_use_a_pilot_sample(tmp_path):
     recipe = {"name": "tok", "splits": {"train": {"size": {"tokens": 60_000, "chars_per_token": 3.0, "pilot": 256},
                                                   "ops": "2-6", "columns": "pretrain"}}}

@@ -135,6 +135,8 @@ def test_compare_runs_side_by_side(tmp_path):
     assert report["summaries"]["RL"]["per_op"]["11"]["process_pass@k"]["1"] == pytest.approx(0.5)
     md = (tmp_path / "cmp" / "report.md").read_text()
     assert "| base |" in md and "| RL |" in md and "RL proc@16" in md
+    errors = md.split("## Error types per regime")[1].split("## Per op")[0]
+    assert "### OOD-edge" in errors and "dependency_mismatch" in errors and "| RL | " in errors
     assert_png(tmp_path / "cmp" / "plots" / "compare_vs_op.png")
     assert_png(tmp_path / "cmp" / "plots" / "compare_vs_k.png")
     with pytest.raises(ConfigError, match="--labels"):

@@ -66,7 +66,7 @@ def test_data_stages_with_overrides_are_valid_data_recipes(path, tmp_path):
 
 def test_the_mini_pipelines_share_their_base_stages_exactly(tmp_path):
     """They share runs/mini: a second mini pipeline must skip the base the first one trained, not redo it."""
-    shared = ("data", "tokenizer", "pretrain", "eval_base", "gate")
+    shared = ("data", "tokenizer", "pretrain", "data_tail", "base", "eval_base", "gate")
     hashes = {p.stem: {s.name: s.hash for s in build_plan(p, tmp_path).stages} for p in MINI}
     for name in shared:
         assert len({h[name] for h in hashes.values()}) == 1, name

@@ -6,6 +6,7 @@ Only argparse wiring here; ``datasets`` is imported inside the run functions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -30,6 +31,9 @@ def register(subparsers) -> None:
     build.add_argument("--shard-index", type=int, default=0, help="which shard to build (0-based)")
     build.add_argument("--push-to-hub", metavar="REPO_ID", help="also upload the splits and a dataset card")
     build.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    build.add_argument("--dedup-against", nargs="+", default=[], metavar="DATASET_DIR",
+                       help="also drop problems found in these built datasets (added to the recipe's dedup_against), "
+                       "e.g. the build that holds the eval sets")
     build.set_defaults(func=run_build)
 
     sample = sub.add_parser(
@@ -59,6 +63,8 @@ def run_build(args: argparse.Namespace) -> int:
     from interplay_hf.data.recipe import load_data_recipe
 
     recipe = load_data_recipe(args.recipe)  # validate before importing datasets or generating anything
+    if args.dedup_against:
+        recipe = dataclasses.replace(recipe, dedup_against=(*recipe.dedup_against, *args.dedup_against))
     build_datasets(
         recipe,
         args.output_dir,

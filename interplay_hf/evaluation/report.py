@@ -296,6 +296,14 @@ def compare_runs(run_dirs: Sequence[str], labels: Sequence[str] | None, out_dir:
             chance_txt = ", ".join(f"@{k} {pct(chance.get(str(k)))}" for k in tks) if chance else "–"
             span = "" if name == "all" else f" (op {regimes[name][0]}–{regimes[name][1]})"
             lines += [f"### {name}{span} — chance: {chance_txt}", "", _table(rows, ["run"], cols), ""]
+    lines += ["## Error types per regime", "",
+              "Percentage of samples showing each error (a sample can show several): what process rewards should "
+              "reduce.", ""]
+    for name in list(regimes) + ["all"]:
+        rows = [([lab], summaries[lab]["overall"] if name == "all" else summaries[lab]["per_regime"][name])
+                for lab in labels if name == "all" or name in summaries[lab]["per_regime"]]
+        if rows:
+            lines += [f"### {name}", "", _error_table(rows, ["run"]), ""]
     headline = [tks[0], tks[-1]] if len(tks) > 1 else tks
     lines += ["## Per op: process-verified pass@k", ""]
     header = ["op", "chance@" + str(headline[-1])] + [f"{lab} proc@{k}" for lab in labels for k in headline]
