@@ -352,3 +352,17 @@ def test_select_edge_evaluates_the_base_model(tiny_model_dir, tmp_path, monkeypa
         assert stats["selected"] == (op in map(str, edge["selected_ops"]))
         assert stats["selected"] == (stats["pass@1"] <= 0.5 and stats["pass@4"] >= max(0.5, stats["chance@4"] + 0.05))
     assert edge["selected_ops"] and (tmp_path / "rl_data.yaml").exists()
+
+
+def test_unsupported_answer_flags_answers_their_own_steps_do_not_compute(official_rows):
+    from interplay_hf.data.text import make_completion
+    from interplay_hf.evaluation.scoring import unsupported_answer
+
+    for row in official_rows:  # the official gold solutions: the answer is always the last step's value
+        assert not unsupported_answer(make_completion(row["solution"])), row["id"]
+    guess = " Define adult fox in Cedar Valley as h; so h = 2. Define total number of adult animals in Cedar " \
+            "Valley as q; so q = h = 2. </solution> <answer> 4 </answer>"
+    assert unsupported_answer(guess)
+    assert not unsupported_answer(guess.replace("<answer> 4", "<answer> 2"))
+    for junk in ("", "<answer> 3 </answer>", "Define x as y; so y = . <answer> 1 </answer>", "\x00" * 50):
+        assert unsupported_answer(junk) is False  # no step value or no answer: nothing to contradict

@@ -12,7 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-ERROR_TYPES = ("missing", "extra", "value_mismatch", "dependency_mismatch", "answer_mismatch", "format")
+# The verifier's error types, plus one evaluation diagnostic: ``unsupported_answer``, a final answer that
+# differs from the value the completion's own last step computed. A model rewarded for right answers
+# whatever its steps learns to guess them (recipes/mini/README.md): this counts it.
+ERROR_TYPES = ("missing", "extra", "value_mismatch", "dependency_mismatch", "answer_mismatch", "format",
+               "unsupported_answer")
 
 
 @dataclass
@@ -39,6 +43,17 @@ def error_flags(result: Any) -> dict[str, bool]:
         "answer_mismatch": bool(result.answer_mismatch),
         "format": bool(result.format_error),
     }
+
+
+def unsupported_answer(completion: str) -> bool:
+    """True when the completion states an answer that its last computed step does not support."""
+    from interplay_hf.verify import parse_solution
+
+    parsed = parse_solution(completion)
+    if parsed.answer is None or not parsed.steps or parsed.steps[-1].value is None:
+        return False
+    last = parsed.steps[-1].value
+    return abs(parsed.answer - last) > 1e-9 * max(1.0, abs(last))
 
 
 def verify_completion(problem: EvalProblem, completion: str):
@@ -69,6 +84,7 @@ def score_problem(
         score_sum += float(result.process_score)
         for name, flag in error_flags(result).items():
             errors[name] += flag
+        errors["unsupported_answer"] += unsupported_answer(completion)
         if stopped is not None and not stopped[j]:
             truncated += 1
         rows.append(
