@@ -30,6 +30,7 @@ from pathlib import Path
 
 from interplay_hf.atomic_io import write_text
 from interplay_hf.errors import ConfigError
+from interplay_hf.pipeline_placement import apply_placement
 from interplay_hf.pipeline_plan import Plan, PlannedStage, build_plan, check_stage_fields, write_merged_recipe
 
 DONE_FILE = ".done"
@@ -176,6 +177,9 @@ def format_plan(plan: Plan, decisions: list[Decision]) -> str:
         lines.append("  " + " ".join(plan.description.split()))
     lines.append(f"  root (commands run here): {plan.root}")
     lines.append(f"  run folder: {plan.run_dir}")
+    placed = sorted({s.placement for s in plan.stages if s.placement})
+    if placed:
+        lines.append(f"  placement of sft/grpo stages: {', '.join(placed)} (not part of the hashes)")
     if plan.budget:
         lines.append(f"  budget: {plan.budget['total_samples']} samples per split")
     lines.append("")
@@ -287,6 +291,7 @@ def run_stage(plan: Plan, stage: PlannedStage, decision: Decision, echo: bool = 
         "stage": stage.name, "type": stage.type, "hash": stage.hash, "inputs": inputs,
         "input_hashes": _input_hashes(stage, plan), "command": stage.command, "started_at": started_at,
         "config": stage.hash_parts,  # what the hash covers, for `why did this re-run?`
+        "placement": stage.placement,
     })
     if stage.recipe_overrides is not None:
         write_merged_recipe(stage, plan.root)
@@ -302,6 +307,7 @@ def run_stage(plan: Plan, stage: PlannedStage, decision: Decision, echo: bool = 
         "stage": stage.name, "hash": stage.hash, "completion": uuid.uuid4().hex, "inputs": inputs,
         "input_hashes": _input_hashes(stage, plan),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "wall_s": round(wall, 1), "command": stage.command,
+        "placement": stage.placement,
     })
     return wall
 
@@ -410,9 +416,17 @@ def run_lock(plan: Plan):
 
 def run_pipeline(path: str | Path, runs_dir: str | Path = "runs", only: list[str] | None = None,
                  from_stage: str | None = None, force: bool = False, dry_run: bool = False,
-                 echo: bool = True, say=print, check_fields: bool = True) -> int:
-    """Plan (always validated first), then either print the plan or run it and print a summary."""
+                 echo: bool = True, say=print, check_fields: bool = True, placement: str | None = None,
+                 num_processes: int | None = None) -> int:
+    """Plan (always validated first), then either print the plan or run it and print a summary.
+
+    ``placement`` (e.g. ``"gpu"``) re-targets the training stages; see :mod:`interplay_hf.pipeline_placement`.
+    """
     plan = build_plan(path, runs_dir)
+    if placement is not None:
+        apply_placement(plan, placement, num_processes)
+    elif num_processes is not None:
+        raise ConfigError("--num-processes: only with --placement (the recipe sets each stage's processes)")
     if check_fields:
         check_stage_fields(plan)
     selected = select_stages(plan, only, from_stage)

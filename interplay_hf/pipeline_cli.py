@@ -49,6 +49,12 @@ def register(subparsers) -> None:
                         "their inputs must be finished")
     parser.add_argument("--from", dest="from_stage", default=None,
                         help="run this stage and every stage after it in plan order; earlier ones must be finished")
+    parser.add_argument("--placement", default=None, metavar="NAME",
+                        help="run the sft/grpo stages elsewhere without changing their hashes: `gpu` = "
+                        "accelerate_configs/ddp.yaml, bf16, gradient accumulation keeping the global batch "
+                        "(e.g. pre-train on a GPU, then run the rest on a CPU: finished stages are skipped)")
+    parser.add_argument("--num-processes", type=int, default=None,
+                        help="processes (GPUs) for the placed stages (default 1)")
     parser.set_defaults(func=_run_pipeline)
 
     if "quickstart" in getattr(subparsers, "choices", {}):
@@ -68,7 +74,8 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     from interplay_hf.pipeline import run_pipeline
 
     return run_pipeline(args.recipe, runs_dir=args.runs_dir, only=_split(args.only), from_stage=args.from_stage,
-                        force=args.force, dry_run=args.dry_run)
+                        force=args.force, dry_run=args.dry_run, placement=args.placement,
+                        num_processes=args.num_processes)
 
 
 def _run_quickstart(args: argparse.Namespace) -> int:

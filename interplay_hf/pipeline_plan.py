@@ -154,6 +154,7 @@ class PlannedStage:
     hash: str = ""
     hash_parts: dict[str, Any] = field(default_factory=dict)
     where: str = ""  # the YAML path of the stage, for error messages
+    placement: str | None = None  # set by pipeline_placement.apply_placement (not hashed)
 
     @property
     def log_path(self) -> Path:

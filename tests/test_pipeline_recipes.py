@@ -91,3 +91,30 @@ def test_the_schema_documentation_names_every_key_and_stage_type():
     readme = (RECIPES / "quickstart" / "README.md").read_text(encoding="utf-8")
     for key in [*TOP_LEVEL_KEYS, *STAGE_KEYS, *BUDGET_KEYS, *STAGE_TYPES]:
         assert f"`{key}`" in readme, key
+
+
+def test_gpu_placement_retargets_training_stages_and_keeps_every_hash(tmp_path):
+    """Pre-train the mini base on a GPU, then run the rest on a CPU: the CPU run must skip what the GPU did."""
+    from interplay_hf.errors import ConfigError
+    from interplay_hf.pipeline_placement import apply_placement
+
+    recipe = RECIPES / "mini" / "extrapolation.yaml"
+    cpu = build_plan(recipe, tmp_path)
+    gpu = build_plan(recipe, tmp_path)
+    apply_placement(gpu, "gpu")
+    assert [s.hash for s in gpu.stages] == [s.hash for s in cpu.stages]
+    pre = gpu.stage("pretrain").command
+    assert pre[:6] == ["accelerate", "launch", "--config_file", "accelerate_configs/ddp.yaml", "--num_processes", "1"]
+    assert pre[-6:] == ["--use_cpu", "false", "--bf16", "true", "--gradient_accumulation_steps", "2"]  # 2 ranks -> 1
+    assert pre[pre.index("-m"):-6] == cpu.stage("pretrain").command[cpu.stage("pretrain").command.index("-m"):]
+    assert gpu.stage("eval_base").command == cpu.stage("eval_base").command  # evaluation stays on the CPU
+    assert gpu.stage("pretrain").placement == "gpu (1 process)" and cpu.stage("pretrain").placement is None
+    two = build_plan(recipe, tmp_path)
+    apply_placement(two, "gpu", num_processes=2)
+    assert "--gradient_accumulation_steps" not in two.stage("x_rl.edge").command  # same world size: same batch
+    with pytest.raises(ConfigError, match="divisor of 2"):
+        apply_placement(build_plan(recipe, tmp_path), "gpu", num_processes=3)
+    with pytest.raises(ConfigError, match="unknown placement 'tpu'"):
+        apply_placement(build_plan(recipe, tmp_path), "tpu")
+    with pytest.raises(ConfigError, match="only with --placement"):
+        run_pipeline(recipe, tmp_path, num_processes=2, dry_run=True, say=lambda *_: None)
