@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from interplay_hf.errors import ConfigError
+from interplay_hf.cli_guard import DEBUG_ENV, pop_debug_flag, run_guarded
 
 # Order = order in `--help`; module -> it registers one or more sub-commands.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -29,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="interplay-hf",
         description="Pre-training, mid-training and RL on synthetic reasoning data (arXiv 2512.07783).",
     )
+    parser.add_argument(
+        "--debug", action="store_true",
+        help=f"show Python tracebacks instead of one-line errors (also {DEBUG_ENV}=1); for bug reports",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
@@ -36,17 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse and run one sub-command under the error policy of :mod:`interplay_hf.cli_guard`."""
+    argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        result = args.func(args)
-    except ConfigError as err:
-        print(f"interplay-hf: error: {err}", file=sys.stderr)
-        return 2
-    return int(result or 0)
+
+    def call() -> int:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return args.func(args)
+
+    return run_guarded("interplay-hf", call, debug=debug)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ columns as keyword lists (we read ``solution``, ``gold_graph`` and ``answer``) p
 ``completion_ids``, ``trainer_state`` and logging hooks, which are ignored. Completions may be plain
 text (a continuation of the prompt, e.g. `` Define … </solution> <answer> 6``) or conversational
 (a list of messages; the assistant content is scored). A reward never raises on model output and
-always returns a float in [0, 1]; a row whose gold is unusable scores 0.
+always returns a float in [0, 1]; :func:`check_reward_columns` checks at start-up that the data holds the
+gold a reward reads, and an exception from our own code is not swallowed (it would train on silent zeros).
 
 | name | value (official semantics, format.md §6) |
 |---|---|
@@ -25,7 +26,6 @@ names, since TRL passes columns as keyword arguments too (hence ``verify_mode``,
 from __future__ import annotations
 
 import functools
-import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -43,7 +43,6 @@ from interplay_hf.verify import (
     verify,
 )
 
-logger = logging.getLogger(__name__)
 
 RewardFunc = Callable[..., list[float]]
 DEFAULT_ALPHA = 0.2
@@ -98,14 +97,11 @@ def _verify_row(completion: Any, kwargs: Mapping[str, Any], index: int, mode: st
 
 
 def _score_all(completions: Sequence[Any], score: Callable[[Any, int], float], name: str) -> list[float]:
-    """Apply ``score`` to each completion; any failure scores 0 (rewards never raise on model output)."""
+    """Apply ``score`` to each completion, clamped to [0, 1]. The verifier is total on model output, so an
+    exception here is a bug (or unusable gold) and must stop the run, not train on silent zeros."""
     rewards: list[float] = []
     for index, completion in enumerate(completions or ()):
-        try:
-            value = float(score(completion, index))
-        except Exception:  # noqa: BLE001 - a reward must not crash a training step
-            logger.warning("%s: scoring completion %d failed; reward 0", name, index, exc_info=True)
-            value = 0.0
+        value = float(score(completion, index))
         rewards.append(min(1.0, max(0.0, value)) if math.isfinite(value) else 0.0)
     return rewards
 
@@ -214,6 +210,19 @@ def _looks_numeric(answer: str) -> bool:
     return bool(whole or frac) and (not whole or whole.isdecimal()) and (not frac or frac.isdecimal())
 
 
+# The gold each reward reads (any one column of a group will do): a process reward without a gold solution
+# or graph would silently equal the outcome reward, and an outcome reward without gold would be all zeros.
+_PROCESS_GOLD = ("solution", "gold_solution", "gold_graph")
+_ANSWER_GOLD = ("answer", "gold_answer", *_PROCESS_GOLD)
+GOLD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "outcome": _ANSWER_GOLD,
+    "process": _PROCESS_GOLD,
+    "mixed": _PROCESS_GOLD,
+    "mixed_ungated": _PROCESS_GOLD,
+    "strict": _PROCESS_GOLD,
+    "format": (),
+}
+
 REWARD_FUNCS: dict[str, RewardFunc] = {
     "outcome": outcome_reward,
     "process": process_reward,
@@ -284,6 +293,19 @@ def validate_reward_config(
                     f"{', '.join(sorted(allowed))}."
                 )
             _check_option(name, key, value)
+
+
+def check_reward_columns(names: Sequence[str] | str, columns: Sequence[str], where: str = "the dataset") -> None:
+    """Raise :class:`ConfigError` when a reward's gold column is missing from the training data (checked at
+    start-up, before a model loads, instead of training on all-zero or outcome-only rewards)."""
+    for name in [names] if isinstance(names, str) else names:
+        wanted = GOLD_COLUMNS.get(name, ())
+        if wanted and not set(wanted) & set(columns):
+            raise ConfigError(
+                f"reward_funcs: {name!r} needs a gold column ({' or '.join(wanted)}) but {where} "
+                f"has only {sorted(columns)}; build the data with `interplay-hf data build` (it writes solution, "
+                f"answer and gold_graph) or use reward_funcs: [format]."
+            )
 
 
 def get_reward_func(name: str, **options: Any) -> RewardFunc:

@@ -176,10 +176,11 @@ def build_datasets(
         target = Path(out)
         if num_shards > 1:
             target = target / f"shard-{shard_index:05d}-of-{num_shards:05d}"
-        if target.exists() and not overwrite:
-            raise ConfigError(f"output_dir {str(target)!r} already exists; pass --overwrite to replace it")
+        check_replaceable(target, overwrite)
         target.parent.mkdir(parents=True, exist_ok=True)
     repo_id = push_to_hub or recipe.hub_repo_id
+    if repo_id:
+        _check_can_push(repo_id)  # before an hour of generation, not after
     exclude_base = _hashes_of_datasets(recipe.dedup_against)  # before any generation: fail fast
 
     import datasets
@@ -446,6 +447,32 @@ def _write_recipe(recipe: DataRecipe, path: Path) -> None:
 
     source = dict(recipe.source) if recipe.source else {"name": recipe.name, "seed": recipe.seed}
     path.write_text(yaml.safe_dump(source, sort_keys=False, allow_unicode=True))
+
+
+def check_replaceable(target: Path, overwrite: bool) -> None:
+    """An existing output may be replaced only with ``--overwrite`` and only if it is a build of ours
+    (it holds ``build_report.json``) or an empty folder: anything else is the user's data, never deleted."""
+    if not target.exists() and not target.is_symlink():
+        return
+    if not overwrite:
+        raise ConfigError(f"output_dir {str(target)!r} already exists; pass --overwrite to replace it")
+    if target.is_symlink() or not target.is_dir():
+        raise ConfigError(f"output_dir {str(target)!r} is a file, not a dataset folder; refusing to replace it "
+                          "(choose another --output-dir or remove it yourself)")
+    if not (target / REPORT_FILE).is_file() and any(target.iterdir()):
+        raise ConfigError(f"output_dir {str(target)!r} is not a dataset built by interplay-hf (no {REPORT_FILE}); "
+                          "--overwrite replaces only our builds: choose another --output-dir or remove it yourself")
+
+
+def _check_can_push(repo_id: str) -> None:
+    from huggingface_hub import constants
+
+    from interplay_hf.hub_push import check_repo_id
+
+    check_repo_id(repo_id)
+    if constants.HF_HUB_OFFLINE:
+        raise ConfigError(f"--push-to-hub {repo_id}: HF_HUB_OFFLINE=1 is set; unset it to push, or build without "
+                          "--push-to-hub and run `interplay-hf push` later")
 
 
 def _replace_dir(staging: Path, target: Path) -> None:

@@ -30,7 +30,8 @@ def register(subparsers) -> None:
     build.add_argument("--num-shards", type=int, default=1, help="split the build into this many disjoint shards")
     build.add_argument("--shard-index", type=int, default=0, help="which shard to build (0-based)")
     build.add_argument("--push-to-hub", metavar="REPO_ID", help="also upload the splits and a dataset card")
-    build.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    build.add_argument("--overwrite", action="store_true",
+                       help="replace an existing output directory, if it is an earlier build (holds build_report.json)")
     build.add_argument("--dedup-against", nargs="+", default=[], metavar="DATASET_DIR",
                        help="also drop problems found in these built datasets (added to the recipe's dedup_against), "
                        "e.g. the build that holds the eval sets")

@@ -205,9 +205,10 @@ def build_results(cfg: EvalConfig, records: list[dict], problems, run_info: dict
         "sampling": {**cfg.sampling, "chat": cfg.chat or any(isinstance(p.prompt, list) for p in problems)},
         "regimes": cfg.regimes,
         "chance": {"source": source, "estimator": "1 - (1 - p(answer))^k, p per op"},
+        "intervals": cfg.intervals.record(),
         "run": run_info,
         "problems": records,
-        "summary": summarize(records, cfg.k, cfg.regimes),
+        "summary": summarize(records, cfg.k, cfg.regimes, cfg.intervals),
     }
 
 
@@ -324,12 +325,10 @@ def run_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_arg_parser().parse_args(argv)
-    try:
-        return run_from_args(args)
-    except ConfigError as err:
-        print(f"interplay-hf eval: error: {err}", file=sys.stderr)
-        return 2
+    from interplay_hf.cli_guard import pop_debug_flag, run_guarded
+
+    argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
+    return run_guarded("interplay-hf eval", lambda: run_from_args(build_arg_parser().parse_args(argv)), debug=debug)
 
 
 if __name__ == "__main__":

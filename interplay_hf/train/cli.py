@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
+from interplay_hf.cli_guard import debug_requested, run_launched
 from interplay_hf.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -113,4 +113,4 @@ def run_train(args) -> int:
     if args.dry_run:
         return 0
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    return subprocess.run(cmd, env=env, check=False).returncode
+    return run_launched(cmd, env, debug=debug_requested())

@@ -238,11 +238,14 @@ def load_model(script_args, model_args, training_args, tokenizer):
                 f"tokenizer_name_or_path: the tokenizer has {len(tokenizer)} tokens but the model only "
                 f"{model.get_input_embeddings().weight.shape[0]} embeddings; use the model's own tokenizer."
             )
+    stops = stop_token_ids(tokenizer)
+    existing = model.generation_config.eos_token_id
+    existing = [existing] if isinstance(existing, int) else list(existing or [])
     if getattr(script_args, "stop_at_answer_close", True):
-        stops = stop_token_ids(tokenizer)
-        existing = model.generation_config.eos_token_id
-        existing = [existing] if isinstance(existing, int) else list(existing or [])
         model.generation_config.eos_token_id = list(dict.fromkeys([*stops, *existing]))
+    else:  # rollouts end at EOS only, also for a checkpoint whose saved generation config stops at </answer>
+        model.generation_config.eos_token_id = [t for t in dict.fromkeys([*stops[:1], *existing])
+                                                if t == tokenizer.eos_token_id or t not in stops]
     return model
 
 
@@ -274,12 +277,9 @@ def finish(trainer, train_result, script_args, training_args, model_args, commen
 
 
 def stage_cli(kind: str, main, argv: list[str] | None = None) -> int:
-    """``python -m interplay_hf.train.<kind>``: parse, check, train; a ConfigError prints without a traceback."""
+    """``python -m interplay_hf.train.<kind>``: parse, check, train, under the CLI error policy (one line, no traceback)."""
+    from interplay_hf.cli_guard import pop_debug_flag, run_guarded
     from interplay_hf.train.config import parse_stage_args
 
-    try:
-        main(*parse_stage_args(kind, argv))
-    except ConfigError as err:
-        print(f"interplay-hf train {kind}: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
+    return run_guarded(f"interplay-hf train {kind}", lambda: main(*parse_stage_args(kind, argv)), debug=debug)

@@ -35,7 +35,7 @@ def main(script_args, training_args, model_args) -> None:
     from transformers import set_seed
     from trl import GRPOTrainer, get_peft_config
 
-    from interplay_hf.rewards import get_reward_funcs
+    from interplay_hf.rewards import check_reward_columns, get_reward_funcs
 
     set_seed(training_args.seed)
     setup_logging(training_args)
@@ -46,6 +46,7 @@ def main(script_args, training_args, model_args) -> None:
 
     tokenizer = load_tokenizer(script_args, model_args, training_args)
     train_dataset = prompt_dataset(train_split, script_args, tokenizer)
+    check_reward_columns(script_args.reward_funcs, train_dataset.column_names, script_args.dataset_path)
     budget_note = apply_budget(script_args, training_args)
 
     model = load_model(script_args, model_args, training_args, tokenizer)

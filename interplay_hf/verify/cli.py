@@ -3,8 +3,10 @@
 Each input row needs a completion (``completion``) and a gold: ``solution`` (preferred; the official
 semantics) and/or ``gold_graph``, optionally ``answer``. Each output row is the input row plus
 ``outcome``, ``outcome_reward``, ``process_score``, ``process_verified``, the error lists, ``errors``,
-``pred_answer`` and the rewards ``mixed`` (α = ``--alpha``), ``mixed_ungated`` and ``strict``. A
-summary (rows, accuracies, counts per error type) goes to stderr; malformed rows are reported by line
+``pred_answer``, the flags ``gold_without_steps`` (no gold step to check the process against: R_pv only
+restates the outcome) and ``truncated`` (cut at ``--max-chars``), and the rewards ``mixed`` (α = ``--alpha``),
+``mixed_ungated`` and ``strict``. A summary (rows, accuracies, counts per error type, counts of both flags)
+goes to stderr; malformed rows are reported by line
 number and skipped. The output file is written atomically (temporary file, then rename).
 """
 
@@ -33,6 +35,8 @@ RESULT_FIELDS = (
     "format_error",
     "errors",
     "pred_answer",
+    "gold_without_steps",
+    "truncated",
 )
 
 
@@ -149,6 +153,8 @@ def _score_stream(source: TextIO, sink: TextIO, args: argparse.Namespace) -> tup
         stats["strict"] += out["strict"] == 1.0
         stats["process_score_sum"] += out["process_score"]
         stats["mixed_sum"] += out["mixed"]
+        stats["gold_without_steps"] += bool(out["gold_without_steps"])
+        stats["truncated"] += bool(out["truncated"])
         for error in out["errors"]:
             stats[f"error:{error}"] += 1
     return stats, skipped
@@ -171,6 +177,11 @@ def _summary(stats: Counter, skipped: list[str]) -> str:
         f"  mean process score (R_pv):         {stats['process_score_sum'] / n:.4f}" if n else "",
         f"  mean mixed reward:                 {stats['mixed_sum'] / n:.4f}" if n else "",
         "  rows with error: " + ", ".join(f"{e}={stats['error:' + e]}" for e in ERROR_TYPES),
+        f"  WARNING: {stats['gold_without_steps']} row(s) have a gold without steps (answer-only, or a wrong "
+        f"--solution-key?): their process score only restates the outcome (flag gold_without_steps)"
+        if stats["gold_without_steps"] else "",
+        f"  WARNING: {stats['truncated']} completion(s) longer than --max-chars were cut before scoring "
+        f"(flag truncated)" if stats["truncated"] else "",
     ]
     return "\n".join(line for line in lines if line)
 

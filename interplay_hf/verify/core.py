@@ -78,6 +78,12 @@ class VerificationResult:
         }
         return [name for name in ERROR_TYPES if flags[name]]
 
+    @property
+    def gold_without_steps(self) -> bool:
+        """No gold step to compare with (answer-only gold, a wrong solution field, unparseable text): the
+        process score then only restates the outcome, so callers must not report it as process-verified."""
+        return not self.has_gold_graph or self.num_gold_nodes == 0
+
     def mixed_reward(self, alpha: float = 0.2, gated: bool = True) -> float:
         """R = α·R_out + (1−α)·R_pv, and 0 whenever the answer is wrong unless ``gated=False``."""
         r_out = 1.0 if self.outcome_reward else 0.0
@@ -96,6 +102,7 @@ class VerificationResult:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["errors"] = self.errors
+        out["gold_without_steps"] = self.gold_without_steps
         return out
 
     def to_json(self) -> str:
