@@ -24,6 +24,7 @@ from interplay_hf.data import (
 )
 from interplay_hf.data.contexts import _ALIASES
 from interplay_hf.data.gold import gold_graph_from_solution
+from interplay_hf.data import graph
 from interplay_hf.data.graph import RNG, draw_graph
 from interplay_hf.data.text import answer_from_solution, make_completion, make_prompt, make_text
 from interplay_hf.errors import ConfigError
@@ -209,14 +210,29 @@ def test_op_recounted_from_the_graph_is_exact(mode):
 
 
 @pytest.mark.parametrize("mode", ["normalforward", "forwardreverse"])
-def test_early_rejection_never_drops_a_draw_with_the_target_op(mode):
-    """The op(G) bounds used to stop draws early are exact: without early exits every accepted draw passes them."""
+def test_early_rejection_never_drops_a_draw_with_the_target_op(mode, monkeypatch):
+    """The op(G) bounds that stop draws early are exact: with the early exits switched off, every draw that
+    reaches the target op passed every bound on its way."""
+    verdicts: list[bool] = []
+    real_reachable = graph._reachable
+
+    def record_and_continue(op: int, fewest: int, most: int) -> bool:
+        verdicts.append(real_reachable(op, fewest, most))
+        return True
+
+    monkeypatch.setattr(graph, "_reachable", record_and_continue)
     ctx = get_context("teacher")
+    accepted = 0
     for op in range(2, 21):
         rng = Random(op)
-        for _ in range(400):  # draw_graph asserts internally when a bound would have excluded an accepted draw
-            draw_graph(op, mode, rng, place_groups=list(ctx.places.values()), item_groups=list(ctx.items.values()),
-                       total_name=ctx.total_name, early_reject=False)
+        for _ in range(400):
+            verdicts.clear()
+            g = draw_graph(op, mode, rng, place_groups=list(ctx.places.values()),
+                           item_groups=list(ctx.items.values()), total_name=ctx.total_name)
+            if g is not None:
+                accepted += 1
+                assert g.op_count() == op and all(verdicts), (op, verdicts)
+    assert accepted > 19 * 5  # the check saw accepted draws at every op
 
 
 def test_the_official_rows_recount_to_their_op():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from random import Random
@@ -129,6 +130,41 @@ def _biased(rng: Random, plain: list[int], heavy: list[int], n_places: int, hc: 
     return heavy[-1] if heavy else plain[-1]
 
 
+@dataclass(frozen=True)
+class _Sizes:
+    """drawAll's numbers: structure bound s, necessary-size targets n <= m, layer widths w0 <= w1, edge count e."""
+
+    s: int
+    n: int
+    m: int
+    w0: int
+    w1: int
+    e: int
+
+
+@dataclass
+class _Structure:
+    """The structure graph's parameters: ids 0..n_places-1 are place totals, then the instances place by place."""
+
+    n_places: int
+    n_items: int
+    n_params: int
+    items_of: list[list[int]]  # place -> its instance ids (the operands of its total)
+    inst_place: list[int]  # instance k (id n_places + k) -> place index
+    inst_item: list[int]  # instance k -> item index
+
+
+@dataclass
+class _Subgraph:
+    """The parameters a problem mentions, grown by drawNecessary1, addingparameter and drawUnnecessary."""
+
+    places: list[int]  # totals in the subgraph
+    instances: list[int]  # instance parameters in the subgraph, in the order they joined
+    member: bytearray  # id -> 1 when in the subgraph
+    place_ops: int  # operations of the whole places drawn first (one per item)
+    unused_places: list[int]  # places drawNecessary1 did not reach (the one it stopped at is in neither list)
+
+
 def draw_graph(
     op: int,
     mode: str,
@@ -141,21 +177,106 @@ def draw_graph(
     mod: int = -1,
     ip_max: int = 20,
     max_value: int = 1000,
-    early_reject: bool = True,
 ) -> ProblemGraph | None:
     """One iGSM draw for target ``op``; None when the draw is rejected (the caller retries).
 
-    Rejection happens as early as the outcome is certain: op(G) is bounded from the necessary
-    subgraph's size before the expensive steps run (every instance gets at least max(1, cur_op) and
-    at most cur_op + 1 incoming edges), so early exits never change which draws are accepted.
-    ``early_reject=False`` runs every draw to the end and asserts that no bound excluded an accepted
-    draw (tests use it).
+    The steps are the official algorithm's (drawAll, drawStructure, drawNecessary1-3, addingparameter,
+    the values, drawUnnecessary), one function each, consuming one random stream in the official order.
+    Rejection happens as early as the outcome is certain: op(G) is bounded from the necessary subgraph
+    before the expensive steps run (every instance gets at least max(1, cur_op) and at most cur_op + 1
+    incoming edges), so an early exit never drops a draw that would have been accepted (``_reachable``).
     """
-    doomed = False  # a bound excluded op, but early_reject=False let the draw go on
-    rand = rng.random
     reverse = mode == REVERSE
+    sizes = _draw_sizes(op, reverse, rng, ip_max)
+    structure = _draw_structure(rng, sizes.w0, sizes.w1, sizes.e)
+    if structure is None:
+        return None
+    st = _number_parameters(*structure)
+    sub = _draw_necessary_1(rng, st, sizes.n, sizes.m)
+    n_nodes = len(sub.places) + len(sub.instances)
+    if n_nodes == 0:
+        return None
+    fewest = sub.place_ops + len(sub.instances)  # each instance takes at least one operation
+    if n_nodes > 2 and not _reachable(op, fewest, max(sizes.s, fewest - 1) + len(sub.instances)):
+        return None
 
-    # ---- sizes (drawAll): s = op_max forced, n, m, widths w0 <= w1, edge count e ------------------
+    names = _draw_names(rng, place_groups, item_groups, st.n_places, st.n_items) if reverse else None
+    parents: list[list[int]] = st.items_of + [[] for _ in st.inst_place]  # a total's operands are its instances
+    name_of = None
+    if reverse:
+        name_of = lambda x: _name(x, st.n_places, total_name, *names, st.inst_place, st.inst_item)  # noqa: E731
+    ordered = _draw_necessary_2(rng, st, sub, parents, name_of)
+    if ordered is None:
+        return None
+    topo, edges, in_topo = ordered
+    edges += _add_parameter(rng, st, sub, parents, topo, in_topo)
+    budget = max(sub.place_ops + edges, sizes.s)  # the official spreads operations up to s
+    if not _reachable(op, sub.place_ops + len(sub.instances), budget + len(sub.instances)):
+        return None
+
+    position = [0] * st.n_params  # id -> index in topo
+    for i, x in enumerate(topo):
+        position[x] = i
+    cur_op = _spread_operations(rng, sub.instances, parents, position, st.n_params, budget - sub.place_ops - edges)
+    if cur_op is None or not _reachable(op, *_op_range(sub, parents, position, cur_op)):
+        return None
+    wired = _wire_dependencies(rng, sub.instances, parents, topo, position, cur_op)
+    if wired is None or sub.place_ops + wired != op:
+        return None
+
+    unknown = None
+    if reverse:
+        unknown = _choose_unknown(topo, parents, st.n_places)
+        if unknown is None:
+            return None
+    if names is None:
+        names = _draw_names(rng, place_groups, item_groups, st.n_places, st.n_items)
+    place_names, item_names = names
+
+    const: dict[int, int] = {}
+    rng_op: dict[int, str] = {}
+    notation: dict[int, str] = {}
+    _sentence_params(topo, st.n_places, parents, rng, number_range, const, rng_op, notation)
+    values = evaluate(topo, parents, st.n_places, const, rng_op, notation, mod)
+    if not _values_allowed(values, topo, max_value, lambda x: _name(x, st.n_places, total_name, place_names,
+                                                                    item_names, st.inst_place, st.inst_item)):
+        return None
+    # variable letters: 52 (forward) or 50 (reverse, x/X reserved); the official run fails beyond
+    if letters_needed(topo, parents, rng_op, unknown) > (50 if reverse else 52):
+        return None
+
+    distractors = _draw_unnecessary(rng, st, sub, parents, in_topo)
+    _sentence_params(distractors, st.n_places, parents, rng, number_range, const, rng_op, notation)
+    return ProblemGraph(
+        op=op,
+        mode=mode,
+        n_places=st.n_places,
+        place_names=list(place_names),
+        item_names=list(item_names),
+        total_name=total_name,
+        inst_place=st.inst_place,
+        inst_item=st.inst_item,
+        parents=parents,
+        topo=topo,
+        sentences=list(sub.instances),
+        const=const,
+        rng_op=rng_op,
+        notation=notation,
+        values=values,
+        mod=mod,
+        unknown=unknown,
+        meta={"s": sizes.s, "n": sizes.n, "m": sizes.m, "w0": sizes.w0, "w1": sizes.w1, "e": sizes.e},
+    )
+
+
+def _reachable(op: int, fewest: int, most: int) -> bool:
+    """Whether op(G) can still land on ``op`` given the fewest and most operations the remaining steps can give."""
+    return fewest <= op <= most
+
+
+def _draw_sizes(op: int, reverse: bool, rng: Random, ip_max: int) -> _Sizes:
+    """drawAll: s = the op tier's bound (forced), n and m for the necessary part, widths w0 <= w1 and edges e."""
+    rand = rng.random
     s, cum = _sizes(op, ip_max)
     n = max(1 + int(rand() * s), 1 + int(rand() * s))
     m = n + int(rand() * (s - n + 1))
@@ -168,37 +289,45 @@ def draw_graph(
     w0, w1 = (t0, t1) if t0 < t1 else (t1, t0)
     span = ip_max - w0 + 1
     e = min(w0 + int(rand() * span), w0 + int(rand() * span), w1 * w1)
+    return _Sizes(s, n, m, w0, w1, e)
 
-    # ---- structure graph (drawStructure): layer sizes, then edges --------------------------------
-    l0 = l1 = w0
+
+def _draw_structure(rng: Random, w0: int, w1: int, e: int) -> tuple[list[int], int] | None:
+    """drawStructure: grow the place and item layers from w0 towards w1, then draw e distinct edges.
+
+    Returns (place -> bitmask of its items, number of items), or None when a place would stay without
+    items (it would have no total: the official assertion) or e distinct edges are not found in 10e tries.
+    """
+    rand = rng.random
+    n_places = n_items = w0
     p_grow = rand()
-    while not (l0 == w1 and l1 == w1):
-        if l0 * l1 < e or (l1 != e and rand() < p_grow):
-            if l0 < w1 and l1 < w1:
+    while not (n_places == w1 and n_items == w1):
+        if n_places * n_items < e or (n_items != e and rand() < p_grow):
+            if n_places < w1 and n_items < w1:
                 if rand() < 0.5:
-                    l0 += 1
+                    n_places += 1
                 else:
-                    l1 += 1
-            elif l0 < w1:
-                l0 += 1
+                    n_items += 1
+            elif n_places < w1:
+                n_places += 1
             else:
-                l1 += 1
+                n_items += 1
         else:
             break
-    adj = [0] * l0  # place -> bitmask of items
-    for j in range(l1):  # construct_first: every item hangs under a random place
-        adj[int(rand() * l0)] |= 1 << j
-    lonely = [i for i in range(l0) if not adj[i]]
+    adj = [0] * n_places
+    for j in range(n_items):  # construct_first: every item hangs under a random place
+        adj[int(rand() * n_places)] |= 1 << j
+    lonely = [i for i in range(n_places) if not adj[i]]
     n_lonely = len(lonely)
-    if e - l1 < n_lonely:
-        return None  # a place would stay without items: it has no total (the official assertion)
-    for _ in range(n_lonely):  # construct_second: unconnected places first, each always gets its edge
-        adj[lonely.pop(int(rand() * len(lonely)))] |= 1 << int(rand() * l1)
-    edges = l1 + n_lonely
+    if e - n_items < n_lonely:
+        return None
+    for _ in range(n_lonely):  # construct_second: places without items first, each always gets its edge
+        adj[lonely.pop(int(rand() * len(lonely)))] |= 1 << int(rand() * n_items)
+    edges = n_items + n_lonely
     if edges < e:  # then random extra edges; the official gives up after 10e attempts in all
         for _ in range(10 * e - n_lonely):
-            i = int(rand() * l0)
-            bit = 1 << int(rand() * l1)
+            i = int(rand() * n_places)
+            bit = 1 << int(rand() * n_items)
             if not adj[i] & bit:
                 adj[i] |= bit
                 edges += 1
@@ -206,178 +335,202 @@ def draw_graph(
                     break
         else:
             return None
+    return adj, n_items
 
-    # instance parameters are numbered place by place: place pl owns ids start[pl] .. start[pl] + size[pl] - 1
-    P = l0
-    size = [_POPCOUNT[mask] for mask in adj]
-    start = []
-    N = P
-    for c in size:
-        start.append(N)
-        N += c
 
-    # ---- necessary part 1 (drawNecessary1): whole places while op <= n, then loose instances -----
-    remaining = list(range(P))
-    g_abs: list[int] = []
-    g_inst: list[int] = []
-    in_g = bytearray(N)
-    op_abs = 0
-    while remaining:
-        a = remaining.pop(int(rand() * len(remaining)))
-        c = size[a]
-        if op_abs + c > n:
-            break
-        g_abs.append(a)
-        in_g[a] = 1
-        k0 = start[a]
-        in_g[k0 : k0 + c] = _ONES[c]
-        g_inst.extend(range(k0, k0 + c))
-        op_abs += c
-    if m - op_abs > 1:
-        left = [k for k in range(P, N) if not in_g[k]]
-        for _ in range(1, m - op_abs):
-            if left:
-                k = left.pop(int(rand() * len(left)))
-                in_g[k] = 1
-                g_inst.append(k)
-    n_nodes = len(g_abs) + len(g_inst)
-    if n_nodes == 0:
-        return None
-    n_inst = len(g_inst)
-    if n_nodes > 2 and not (op_abs + n_inst <= op <= max(s, op_abs + n_inst - 1) + n_inst):
-        if early_reject:
-            return None  # op(G) is out of reach whatever the remaining steps draw
-        doomed = True
-
-    abs_parents = [list(range(start[pl], start[pl] + size[pl])) for pl in range(P)]
+def _number_parameters(adj: list[int], n_items: int) -> _Structure:
+    """Parameter ids: place totals first, then each place's instances (one per item it holds) in place order."""
+    n_places = len(adj)
+    items_of: list[list[int]] = []
     inst_place: list[int] = []
     inst_item: list[int] = []
-    for pl in range(P):
-        inst_place += [pl] * size[pl]
-        inst_item += _BITS[adj[pl]]
+    next_id = n_places
+    for place, mask in enumerate(adj):
+        count = _POPCOUNT[mask]
+        items_of.append(list(range(next_id, next_id + count)))
+        next_id += count
+        inst_place += [place] * count
+        inst_item += _BITS[mask]
+    return _Structure(n_places, n_items, next_id, items_of, inst_place, inst_item)
 
-    names: tuple[list[str], list[str]] | None = None
-    if reverse:
-        names = _draw_names(rng, place_groups, item_groups, l0, l1)
 
-    # ---- necessary part 2 (drawNecessary2): topological order, grown from the question backwards --
-    parents: list[list[int]] = abs_parents + [[] for _ in range(N - P)]
-    pend = bytearray(N)  # children inside the graph that are not yet in topo
-    for k in g_inst:
-        if in_g[inst_place[k - P]]:
-            pend[k] = 1
-    hc = bytearray(N)  # has a child already in topo ("Next1")
-    in_t = bytearray(N)
-    # "Next2" (not in topo, all children in topo) is ready0 minus topo, plus the instances freed when their
+def _draw_necessary_1(rng: Random, st: _Structure, n: int, m: int) -> _Subgraph:
+    """drawNecessary1: whole places (a total and its instances) while their operations stay <= n, then loose
+    instances until the subgraph holds m - 1 more parameters."""
+    rand = rng.random
+    remaining = list(range(st.n_places))
+    places: list[int] = []
+    instances: list[int] = []
+    member = bytearray(st.n_params)
+    place_ops = 0
+    while remaining:
+        place = remaining.pop(int(rand() * len(remaining)))
+        items = st.items_of[place]
+        count = len(items)
+        if place_ops + count > n:
+            break
+        places.append(place)
+        member[place] = 1
+        if count:
+            member[items[0] : items[-1] + 1] = _ONES[count]
+        instances += items
+        place_ops += count
+    if m - place_ops > 1:
+        left = [k for k in range(st.n_places, st.n_params) if not member[k]]
+        for _ in range(1, m - place_ops):
+            if left:
+                k = left.pop(int(rand() * len(left)))
+                member[k] = 1
+                instances.append(k)
+    return _Subgraph(places, instances, member, place_ops, remaining)
+
+
+def _draw_necessary_2(
+    rng: Random,
+    st: _Structure,
+    sub: _Subgraph,
+    parents: list[list[int]],
+    name_of: Callable[[int], str] | None,
+) -> tuple[list[int], int, bytearray] | None:
+    """drawNecessary2: the topological order, grown from the question backwards, adding edges on the way.
+
+    Returns (topo, edges added, in_topo) or None ("param0 is abstract"). ``name_of`` is given in reverse
+    mode, where the official generator asks about the first ready total it finds.
+    """
+    rand = rng.random
+    n_places, member, inst_place = st.n_places, sub.member, st.inst_place
+    pending = bytearray(st.n_params)  # children inside the graph that are not yet in topo
+    for k in sub.instances:
+        if member[inst_place[k - n_places]]:
+            pending[k] = 1
+    has_child = bytearray(st.n_params)  # has a child already in topo ("Next1")
+    in_topo = bytearray(st.n_params)
+    # "Next2" (not in topo, all children in topo) is `ready` minus topo, plus the instances freed when their
     # total enters topo; those are always in `inter` too, so it is only rebuilt when `inter` is empty.
-    ready0 = g_abs + [x for x in g_inst if not pend[x]]  # totals never wait on a child
-    n_abs = len(g_abs)
-    plain = list(g_inst)  # not in topo, weight-1 candidates of the biased draw (instances without hc)
-    heavy = list(g_abs)  # not in topo, the others (totals, and instances with hc)
+    ready = sub.places + [x for x in sub.instances if not pending[x]]  # totals never wait on a child
+    n_ready_places = len(sub.places)
+    plain = list(sub.instances)  # not in topo, weight-1 candidates of the biased draw (instances without a child)
+    heavy = list(sub.places)  # not in topo, the others (totals, and instances with a child)
     x0 = -1
-    if reverse:  # the official reverse generator queries the first total it finds
-        x0 = next((x for x in ready0 if "total" in _name(x, P, total_name, *names, inst_place, inst_item)), -1)
+    if name_of is not None:
+        x0 = next((x for x in ready if "total" in name_of(x)), -1)
     if x0 < 0:
-        x0 = ready0[int(rand() * len(ready0))]
-    rev: list[int] = []
-    left_nodes = n_nodes
-    e2 = 0
+        x0 = ready[int(rand() * len(ready))]
+    backwards: list[int] = []
+    left_nodes = len(sub.places) + len(sub.instances)
+    edges = 0
     inter: list[int] = []  # ready nodes with a child in topo ("Next1 ∩ Next2"): the next insertion
     while True:
-        if x0 < P or hc[x0]:
+        if x0 < n_places or has_child[x0]:
             heavy.remove(x0)
-            if hc[x0]:
+            if has_child[x0]:
                 inter.remove(x0)
         else:
             plain.remove(x0)
-        rev.append(x0)
-        in_t[x0] = 1
+        backwards.append(x0)
+        in_topo[x0] = 1
         left_nodes -= 1
-        if x0 < P:  # only a total has parents when it enters topo: its instances, now ready
+        if x0 < n_places:  # only a total has parents when it enters topo: its instances, now ready
             for q in parents[x0]:
-                if not hc[q]:
-                    hc[q] = 1
+                if not has_child[q]:
+                    has_child[q] = 1
                     plain.remove(q)
                     heavy.append(q)
                 inter.append(q)
-                pend[q] = 0
+                pending[q] = 0
         if not left_nodes:
             break
         if not inter:
-            if x0 < P:
+            if x0 < n_places:
                 return None  # "param0 is abstract"
-            ready_inst = [x for x in ready0[n_abs:] if not in_t[x]]
-            p1 = _biased(rng, ready_inst, [x for x in ready0[:n_abs] if not in_t[x]], P, hc)
-        elif x0 >= P and rand() < 0.5:  # official: p0 = U(0,1); add the edge if U(0,1) < p0
-            p1 = _biased(rng, plain, heavy, P, hc)
+            ready_instances = [x for x in ready[n_ready_places:] if not in_topo[x]]
+            ready_places = [x for x in ready[:n_ready_places] if not in_topo[x]]
+            p1 = _biased(rng, ready_instances, ready_places, n_places, has_child)
+        elif x0 >= n_places and rand() < 0.5:  # official: p0 = U(0,1); add the edge if U(0,1) < p0
+            p1 = _biased(rng, plain, heavy, n_places, has_child)
         else:
             x0 = inter[int(rand() * len(inter))]
             continue
         parents[x0].append(p1)
-        e2 += 1
-        if not hc[p1]:
-            hc[p1] = 1
-            if p1 >= P:
+        edges += 1
+        if not has_child[p1]:
+            has_child[p1] = 1
+            if p1 >= n_places:
                 plain.remove(p1)
                 heavy.append(p1)
-            if not pend[p1]:
+            if not pending[p1]:
                 inter.append(p1)
         x0 = inter[int(rand() * len(inter))]
-    topo = rev[::-1]
-    if len(topo) == 2 and rand() < 0.5:  # addingparameter: lengthen two-step problems
-        newit = next((k for k in range(P, N) if not in_t[k]), -1)
-        if newit >= 0:
-            if rand() < 0.5:
-                parents[topo[0]].append(newit)
-                topo.insert(0, newit)
-            else:
-                parents[newit].append(topo[1])
-                topo.append(newit)
-            in_g[newit] = in_t[newit] = 1
-            g_inst.append(newit)
-            e2 += 1
-            n_inst += 1
-    total = op_abs + e2
-    if total < s:
-        total = s
-    if not (op_abs + n_inst <= op <= total + n_inst):
-        if early_reject:
-            return None
-        doomed = True
+    return backwards[::-1], edges, in_topo
 
-    # ---- necessary part 3 (drawNecessary3): spread ops up to s, then wire dependencies ------------
-    tidx = [0] * N
-    for i, x in enumerate(topo):
-        tidx[x] = i
-    cop = [0] * N
+
+def _add_parameter(
+    rng: Random, st: _Structure, sub: _Subgraph, parents: list[list[int]], topo: list[int], in_topo: bytearray
+) -> int:
+    """addingparameter: half the time a two-step problem gets one more step (before or after); edges added."""
+    if len(topo) != 2 or rng.random() >= 0.5:
+        return 0
+    added = next((k for k in range(st.n_places, st.n_params) if not in_topo[k]), -1)
+    if added < 0:
+        return 0
+    if rng.random() < 0.5:
+        parents[topo[0]].append(added)
+        topo.insert(0, added)
+    else:
+        parents[added].append(topo[1])
+        topo.append(added)
+    sub.member[added] = in_topo[added] = 1
+    sub.instances.append(added)
+    return 1
+
+
+def _spread_operations(
+    rng: Random, instances: list[int], parents: list[list[int]], position: list[int], n_params: int, extra: int
+) -> list[int] | None:
+    """drawNecessary3, first half: each instance's operation count (cur_op), starting from its edges so far,
+    plus ``extra`` single operations on random instances below their cap; None when no instance has room."""
+    rand = rng.random
+    cur_op = [0] * n_params
     room = []
-    for k in g_inst:
-        c = cop[k] = len(parents[k])
-        if c < _MAX_CUR_OP[tidx[k]]:
+    for k in instances:
+        c = cur_op[k] = len(parents[k])
+        if c < _MAX_CUR_OP[position[k]]:
             room.append(k)
-    for _ in range(total - op_abs - e2):
+    for _ in range(extra):
         if not room:
             return None
         j = int(rand() * len(room))
         k = room[j]
-        cop[k] += 1
-        if cop[k] == _MAX_CUR_OP[tidx[k]]:
+        cur_op[k] += 1
+        if cur_op[k] == _MAX_CUR_OP[position[k]]:
             room.pop(j)
-    lo = hi = op_abs  # the edges each instance will get: exact unless cur_op is 1 or it has a parent already
-    for k in g_inst:
-        c, cap = cop[k], tidx[k] + 1  # cap: RNG + the parameters before k in topo
-        most = c + 1 if c < cap else cap
-        hi += most
-        lo += (c or 1) if c == 1 or parents[k] else most
-    if not lo <= op <= hi:
-        if early_reject:
-            return None
-        doomed = True
-    op_g = op_abs
-    for k in g_inst:
-        i = tidx[k]
+    return cur_op
+
+
+def _op_range(sub: _Subgraph, parents: list[list[int]], position: list[int], cur_op: list[int]) -> tuple[int, int]:
+    """The fewest and most operations op(G) can have once dependencies are wired: exact per instance unless its
+    cur_op is 1 or it has a parent already."""
+    fewest = most = sub.place_ops
+    for k in sub.instances:
+        c, cap = cur_op[k], position[k] + 1  # cap: RNG + the parameters before k in topo
+        top = c + 1 if c < cap else cap
+        most += top
+        fewest += (c or 1) if c == 1 or parents[k] else top
+    return fewest, most
+
+
+def _wire_dependencies(
+    rng: Random, instances: list[int], parents: list[list[int]], topo: list[int], position: list[int],
+    cur_op: list[int],
+) -> int | None:
+    """drawNecessary3, second half: each instance's operands among RNG and the parameters before it in topo.
+    Returns the operations of the instances (their incoming edges), or None (the official's failed draw)."""
+    rand = rng.random
+    total = 0
+    for k in instances:
+        i = position[k]
         pool = [RNG, *topo[:i]] if i else [RNG]
-        c = cop[k]
+        c = cur_op[k]
         dep = (1 if rand() < 0.5 else 2) if c == 1 else c + 1
         if dep > len(pool):
             dep = len(pool)
@@ -401,57 +554,48 @@ def draw_graph(
                 b = pool.pop(int(rand() * len(pool)))
                 if b not in par:
                     par.append(b)
-        op_g += len(par)
+        total += len(par)
+    return total
 
-    if op_g != op:
-        return None
-    assert not doomed, "an op(G) bound rejected a draw that has the target op"
 
-    # ---- reverse mode: the unknown is the last necessary instance defined by a constant ----------
-    unknown = None
-    if reverse:
-        for x in reversed(topo):
-            if x >= P and (not parents[x] or parents[x] == [RNG]):
-                unknown = x
-                break
-        if unknown is None:
-            return None
-    if names is None:
-        names = _draw_names(rng, place_groups, item_groups, l0, l1)
-    place_names, item_names = names
+def _choose_unknown(topo: list[int], parents: list[list[int]], n_places: int) -> int | None:
+    """Reverse mode: the unknown is the last necessary instance defined by a constant alone."""
+    for x in reversed(topo):
+        if x >= n_places and (not parents[x] or parents[x] == [RNG]):
+            return x
+    return None
 
-    # ---- values (generate_sentence + solution_in_text) and the official value rules --------------
-    const: dict[int, int] = {}
-    rng_op: dict[int, str] = {}
-    notation: dict[int, str] = {}
-    _sentence_params(topo, P, parents, rng, number_range, const, rng_op, notation)
-    values = evaluate(topo, parents, P, const, rng_op, notation, mod)
+
+def _values_allowed(values: dict[int, int], topo: list[int], max_value: int, name_of: Callable[[int], str]) -> bool:
+    """The official value rules: 0..max_value, and 0 only in a parameter named average/total/all."""
     for x in topo:
         v = values[x]
         if v < 0 or v > max_value:
-            return None
-        if v == 0:
-            nm = _name(x, P, total_name, place_names, item_names, inst_place, inst_item)
-            if not any(w in nm for w in _ZERO_OK_WORDS):
-                return None
+            return False
+        if v == 0 and not any(w in name_of(x) for w in _ZERO_OK_WORDS):
+            return False
+    return True
 
-    # variable letters: 52 (forward) or 50 (reverse, x/X reserved); the official run fails beyond
-    if letters_needed(topo, parents, rng_op, unknown) > (50 if reverse else 52):
-        return None
 
-    # ---- distractors (drawUnnecessary): every other instance parameter of the structure ----------
-    rest = [k for k in range(P, N) if not in_g[k]]
-    ind: list[int] = []
+def _draw_unnecessary(
+    rng: Random, st: _Structure, sub: _Subgraph, parents: list[list[int]], in_topo: bytearray
+) -> list[int]:
+    """drawUnnecessary: every other instance parameter becomes a distractor with operands among earlier
+    distractors or the subgraph (a total it uses joins, with its instances); returns the distractors."""
+    rand = rng.random
+    n_places, member, items_of = st.n_places, sub.member, st.items_of
+    rest = [k for k in range(n_places, st.n_params) if not member[k]]
+    independent: list[int] = []
     while rest:
-        K = g_abs + g_inst + [a for a in remaining if any(in_g[k] for k in abs_parents[a])]
+        known = sub.places + sub.instances + [a for a in sub.unused_places if any(member[k] for k in items_of[a])]
         sel = rest.pop(int(rand() * len(rest)))
-        g_inst.append(sel)
-        in_g[sel] = 1
+        sub.instances.append(sel)
+        member[sel] = 1
         if rand() < 0.5:
-            pool = ind + [RNG]
-            ind.append(sel)
+            pool = independent + [RNG]
+            independent.append(sel)
         else:
-            pool = K + [RNG]
+            pool = known + [RNG]
         dep = 1
         lim = min(4, len(pool))
         while dep < lim and rand() < 0.5:
@@ -467,40 +611,18 @@ def draw_graph(
             chosen += rng.sample(pool, dep)
         par = parents[sel]
         for b in chosen:
-            if 0 <= b < P and not in_g[b]:  # a new total brings its instances along (as constants)
-                g_abs.append(b)
-                in_g[b] = 1
-                for k in abs_parents[b]:
-                    if not in_g[k]:
-                        in_g[k] = 1
-                        g_inst.append(k)
+            if 0 <= b < n_places and not member[b]:  # a new total brings its instances along (as constants)
+                sub.places.append(b)
+                member[b] = 1
+                for k in items_of[b]:
+                    if not member[k]:
+                        member[k] = 1
+                        sub.instances.append(k)
             if b not in par:
                 par.append(b)
-        if any(in_g[k] for k in rest):
-            rest = [k for k in rest if not in_g[k]]
-    distractors = [k for k in g_inst if not in_t[k]]
-    _sentence_params(distractors, P, parents, rng, number_range, const, rng_op, notation)
-
-    return ProblemGraph(
-        op=op,
-        mode=mode,
-        n_places=P,
-        place_names=list(place_names),
-        item_names=list(item_names),
-        total_name=total_name,
-        inst_place=inst_place,
-        inst_item=inst_item,
-        parents=parents,
-        topo=topo,
-        sentences=list(g_inst),
-        const=const,
-        rng_op=rng_op,
-        notation=notation,
-        values=values,
-        mod=mod,
-        unknown=unknown,
-        meta={"s": s, "n": n, "m": m, "w0": w0, "w1": w1, "e": e},
-    )
+        if any(member[k] for k in rest):
+            rest = [k for k in rest if not member[k]]
+    return [k for k in sub.instances if not in_topo[k]]
 
 
 def letters_needed(topo: list[int], parents: list[list[int]], rng_op: dict[int, str], unknown: int | None) -> int:
