@@ -88,7 +88,7 @@ def build_model(
     if tokenizer is not None:
         from interplay_hf.tokenizer import stop_token_ids
 
-        # Sampling stops at </answer> as in the official evaluation (format.md §6); saved with the model.
+        # Sampling stops at </answer> as in the official evaluation (docs/evaluation.md §1); saved with the model.
         model.generation_config.eos_token_id = stop_token_ids(tokenizer)
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model

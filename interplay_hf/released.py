@@ -1,16 +1,16 @@
 """The official released checkpoints (Interplay-LM-Reasoning on the Hub), by name.
 
 The authors publish their 100M models as four Hub repos with one folder per experiment setting
-(format.md §8). This module is a catalogue of those folders with short aliases and the evaluation
+(docs/paper-settings.md). This module is a catalogue of those folders with short aliases and the evaluation
 set each one belongs to, so ``interplay-hf eval --released ctx-0.01-rl-strict`` needs no path typing.
 
 What the catalogue knows, and how sure it is (``ReleasedCheckpoint.status``):
 
-- ``confirmed``: the folder is named in format.md §8 or in the release's own README.
+- ``confirmed``: the folder is named in docs/paper-settings.md or in the release's own README.
 - ``inferred``: the folder follows the release's layout but is not named anywhere we can cite
   (e.g. ``rl/op11-14_uniform`` for the settings other than ``0.5easy``). Resolving one warns.
 - ``uncatalogued``: an explicit ``<repo>/<setting>/...`` path that fits the layout of a known repo
-  and setting but is not listed (format.md says the lists are partial: "…" after the mid-training
+  and setting but is not listed (docs/paper-settings.md says the lists are partial: "…" after the mid-training
   checkpoints, ``rl/<RL data preset>`` beyond the examples). Accepted with an
   :class:`UncataloguedCheckpointWarning`, or refused with ``strict=True``. Anything else (unknown
   repo, unknown setting, a path that does not fit the layout, an unknown alias) is a ConfigError
@@ -31,9 +31,9 @@ from typing import Any
 from interplay_hf.errors import ConfigError
 
 ORG = "Interplay-LM-Reasoning"
-ALL_OPS: tuple[int, ...] = tuple(range(2, 21))  # test sets: op 2-20, 200 problems per op (format.md §7)
+ALL_OPS: tuple[int, ...] = tuple(range(2, 21))  # test sets: op 2-20, 200 problems per op (docs/evaluation.md)
 REGIMES: dict[str, tuple[int, int]] = {"ID": (2, 10), "OOD-edge": (11, 14), "OOD-hard": (15, 20)}
-# Files the released folders hold (format.md §8); RL folders also carry an unused chat_template.jinja.
+# Files the released folders hold (docs/paper-settings.md); RL folders also carry an unused chat_template.jinja.
 RELEASED_FILES: tuple[str, ...] = (
     "config.json",
     "generation_config.json",
@@ -112,7 +112,7 @@ class ReleasedCheckpoint:
 
 
 # --------------------------------------------------------------------------------------------------
-# The catalogue. Settings and preset meanings come from format.md §8 and the release's PRESET.json.
+# The catalogue. Settings and preset meanings come from docs/paper-settings.md and the release's PRESET.json.
 # --------------------------------------------------------------------------------------------------
 
 
@@ -169,12 +169,12 @@ REPOS: dict[str, _Repo] = {
         eval_contexts=("zoo", "teacher", "movie"),
         eval_description=_EXTRAP_EVAL,
         layout=(r"midtrain/[A-Za-z0-9._+-]+/checkpoint-\d+", r"rl/[A-Za-z0-9._+/-]+"),
-        notes="checkpoint list is partial (format.md: '…'); the RL outputs started from them are not named",
+        notes="checkpoint list is partial (docs/paper-settings.md: partial); the RL outputs started from them are not named",
         midtrain={
             "preset": "cpt0.2-uniform_0.8-11-14_plus",
             "description": "mid-training (continued pre-training): 20% op 2-10 uniform + 80% op 11-14",
             # checkpoint-N -> (nominal RL steps, mid-training share) pairs, as the release labels them
-            # ("50step/0.2"); N beyond 6192 exist but are not listed (format.md §8 "…").
+            # ("50step/0.2"); N beyond 6192 exist but are not listed (docs/paper-settings.md "…").
             "checkpoints": {
                 387: ((50, 0.2),),
                 774: ((100, 0.2),),
@@ -248,7 +248,7 @@ def _describe_rl_variant(variant: str) -> str:
     return "; ".join(parts) or f"RL variant {variant}"
 
 
-def _base_entry(repo: _Repo, setting: str, *, status: str = "confirmed", source: str = "format.md §8") -> ReleasedCheckpoint:
+def _base_entry(repo: _Repo, setting: str, *, status: str = "confirmed", source: str = "docs/paper-settings.md") -> ReleasedCheckpoint:
     return ReleasedCheckpoint(
         repo_id=f"{ORG}/{repo.name}",
         subfolder=f"{setting}/base",
@@ -287,7 +287,7 @@ def _build_catalogue() -> tuple[ReleasedCheckpoint, ...]:
     entries: list[ReleasedCheckpoint] = []
     extrap = REPOS["extrapolation_rl"]
     for setting in extrap.settings:
-        entries.append(_base_entry(extrap, setting, source="format.md §8; extrapolation_rl README"))
+        entries.append(_base_entry(extrap, setting, source="docs/paper-settings.md; extrapolation_rl README"))
         confirmed = setting == "id2-10_0.5easy_0.3medium_0.2hard"  # the release's own example
         entries.append(
             _rl_entry(
@@ -296,7 +296,7 @@ def _build_catalogue() -> tuple[ReleasedCheckpoint, ...]:
                 "op11-14_uniform",
                 "op11-14",
                 status="confirmed" if confirmed else "inferred",
-                source="format.md §8 example" if confirmed else "inferred: the example's RL preset applied to this setting",
+                source="docs/paper-settings.md example" if confirmed else "inferred: the example's RL preset applied to this setting",
             )
         )
     mid = REPOS["extrapolation_midtrain"]
@@ -317,13 +317,13 @@ def _build_catalogue() -> tuple[ReleasedCheckpoint, ...]:
                 eval_description=mid.eval_description,
                 step=step,
                 nominal=nominal,
-                source="format.md §8; extrapolation_midtrain README",
+                source="docs/paper-settings.md; extrapolation_midtrain README",
             )
         )
     for repo_name in ("context_pretrain", "context_pretrain_2"):
         repo = REPOS[repo_name]
         for setting in repo.settings:
-            entries.append(_base_entry(repo, setting, source="format.md §8"))
+            entries.append(_base_entry(repo, setting, source="docs/paper-settings.md"))
     entries.append(
         _rl_entry(
             REPOS["context_pretrain"],
@@ -331,7 +331,7 @@ def _build_catalogue() -> tuple[ReleasedCheckpoint, ...]:
             "contextzoo_0.99zoo_0.01teacher_process_strict",
             "strict",
             status="confirmed",
-            source="format.md §8 example",
+            source="docs/paper-settings.md example",
         )
     )
     return tuple(entries)
@@ -482,7 +482,7 @@ def format_catalogue(entries: list[ReleasedCheckpoint] | None = None) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
     lines.append(f"repos: {', '.join(f'{ORG}/{r}' for r in REPOS)}; eval ops 2-20 for all (regimes ID 2-10, OOD-edge 11-14, OOD-hard 15-20).")
-    lines.append("status: confirmed = named in format.md §8 / the release README; inferred = follows the layout, not named.")
+    lines.append("status: confirmed = named in docs/paper-settings.md / the release README; inferred = follows the layout, not named.")
     lines.append("Other folders: pass <repo>/<setting>/<rest> (accepted with a warning when it fits the repo's layout).")
     return "\n".join(lines)
 

@@ -8,7 +8,7 @@ text (a continuation of the prompt, e.g. `` Define … </solution> <answer> 6``)
 always returns a float in [0, 1]; :func:`check_reward_columns` checks at start-up that the data holds the
 gold a reward reads, and an exception from our own code is not swallowed (it would train on silent zeros).
 
-| name | value (official semantics, format.md §6) |
+| name | value (official semantics, docs/verifier.md §5) |
 |---|---|
 | ``outcome`` | 1 if the answer string equals the gold (``<answer>`` tag, else ``Answer: N``; outcome-only RL) |
 | ``process`` | R_pv = max(0, 1 − penalty/N) |

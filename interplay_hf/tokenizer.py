@@ -2,7 +2,7 @@
 
 The released checkpoints ship their own ``tokenizer.json`` (load it, don't rebuild it). For our own
 from-scratch models we train one with the same special tokens, ids and vocabulary size
-(format.md §5), but with a proper pre-tokenizer: digits are split one by one (arithmetic is easier
+(docs/data-format.md §5), but with a proper pre-tokenizer: digits are split one by one (arithmetic is easier
 to learn) and words are kept whole (the official tokenizer splits words into letters).
 
 The six format tags (``<question>`` … ``</answer>``) are single *added* tokens with ids 4-9 but are
@@ -20,7 +20,7 @@ from typing import Any
 
 from interplay_hf.errors import ConfigError
 
-# Ids 0-9 in exactly this order, as in the released models (format.md §5).
+# Ids 0-9 in exactly this order, as in the released models (docs/data-format.md §5).
 SPECIAL_TOKENS: tuple[str, ...] = (
     "[UNK]",
     "[PAD]",
@@ -111,7 +111,7 @@ def make_format_tags_decodable(tokenizer: Any) -> Any:
 
 
 def stop_token_ids(tokenizer: Any) -> list[int]:
-    """Token ids that end a completion: EOS, and ``</answer>`` when it is a single token (format.md §6)."""
+    """Token ids that end a completion: EOS, and ``</answer>`` when it is a single token (docs/evaluation.md §1)."""
     ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     answer_close = tokenizer.convert_tokens_to_ids(ANSWER_CLOSE)
     if answer_close is not None and answer_close != tokenizer.unk_token_id and answer_close not in ids:

@@ -92,7 +92,7 @@ def value_of(name: str, defs: dict[str, str], env: dict[str, int], visiting=froz
     return v
 
 
-# ---- the official parser (reference.md §2.1), as an oracle for forward gold graphs ------------
+# ---- the official parser (docs/verifier.md §2), as an oracle for forward gold graphs ------------
 _DEFINE_RE = re.compile(r"Define\s+(.*?)\s+(?:as|a)\s+(?:[A-Za-z]+\s+)*([A-Za-z]);", re.IGNORECASE | re.DOTALL)
 _ASSIGN_RE = re.compile(r"([A-Za-z])\s*=\s*([^.;]+)")
 _NUMBER_RE = re.compile(r"[-+]?\d+(?:\.\d+)?")
@@ -336,7 +336,7 @@ def test_the_verifier_reads_our_gold_as_we_do():
             assert result.process_verified and result.process_score == 1.0
 
 
-# ---- model text (format.md §5) -----------------------------------------------------------------------
+# ---- model text (docs/data-format.md §5) -----------------------------------------------------------------------
 def test_model_text_prompt_and_completion():
     problem = "The number of adult crow in Hamilton Farm equals 3. "
     solution = "Define adult crow in Hamilton Farm as i; so i = 3. Answer: 3."
@@ -381,7 +381,7 @@ def test_context_validation():
     assert get_context("crazy_zootopia") is get_context("zoo")
 
 
-# ---- shape: the official statistics (format.md §1) --------------------------------------------------
+# ---- shape: the official statistics (docs/data-format.md §1) --------------------------------------------------
 # op: (sentences, solution steps, answer, problem+solution chars), and how many official problems measured them
 OFFICIAL_SHAPE = {
     2: (5.09, 2, 2.74, 585), 3: (5.22, 3, 2.74, 658), 4: (5.08, 3.06, 5.47, 638), 5: (5.45, 3.19, 9.27, 733),
@@ -408,7 +408,7 @@ def shape_of(problems) -> list[tuple[float, float]]:
 
 @pytest.mark.slow
 def test_shape_matches_the_official_generator_within_ten_percent():
-    """Each mean within 10% of format.md's table. The table's means are themselves sample means (200 or 1,000
+    """Each mean within 10% of the table of docs/data-format.md §1. The table's means are themselves sample means (200 or 1,000
     official problems; answers are heavy-tailed), so a mean may instead lie within 3 joint standard errors of it:
     on 2,000 problems per op ours are within 10% everywhere except the op-17 answer (75.6 vs 91.27, where the
     table's own standard error is ~6)."""

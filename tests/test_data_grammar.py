@@ -1,6 +1,6 @@
-"""The text grammar of format.md §3-4, written as regular expressions, checked on official and generated rows.
+"""The text grammar of docs/data-format.md §3-4, written as regular expressions, checked on official and generated rows.
 
-Also: the four format.md examples and all 57 official rows are rebuilt from graph objects and must
+Also: the four official examples of docs/data-format.md §4 and all 57 official rows are rebuilt from graph objects and must
 render byte for byte.
 """
 
@@ -29,14 +29,14 @@ PARAM = rf"(?:{ITEM} in {PLACE}|{TOTAL} in {PLACE})"
 REF = rf"(?:the number of {ITEM} in {PLACE}|the {TOTAL} in {PLACE})"
 SUBJECT = rf"The number of {ITEM} in {PLACE}"
 
-# ---- problem sentences (format.md §3) ----------------------------------------------------------
+# ---- problem sentences (docs/data-format.md §3) ----------------------------------------------------------
 OPERANDS = rf"(?:{REF}|the sum of {REF} and {REF}|the difference between {REF} and {REF}|the sum of {REF}(?:, {REF})+, and {REF})"
 SENTENCE = re.compile(rf"{SUBJECT} equals (?:[1-4]|(?:[1-4] plus |[2-4] times )?{OPERANDS})")
 UNKNOWN_SENTENCE = re.compile(rf"{SUBJECT} exists, and its number is greater than 0")
 GIVEN_SENTENCE = re.compile(rf"(?:The {TOTAL} in {PLACE}|{SUBJECT}) equals \d+")
 QUESTION = re.compile(rf"What is the {TOTAL} in {PLACE}\?|How many {ITEM} does {PLACE} have\?")
 
-# ---- forward solution (format.md §4) -----------------------------------------------------------
+# ---- forward solution (docs/data-format.md §4) -----------------------------------------------------------
 V, N = r"[A-Za-z]", r"-?\d+"
 STMT = rf"{V} = (?:\d+|{V} = {N}|{V} [+-] {V} = {N} [+-] {N} = {N}|\d+ [+*] {V} = \d+ [+*] {N} = {N})"
 STEP = rf"Define {PARAM} as {V}; (?:{STMT}; )*so {STMT}\. "

@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).parent.parent
 
 
 def make_results(model: str = "runs/ctx/rl") -> dict:
-    """A results.json as the evaluation stage writes it (CONTRACTS.md), with distinct numbers."""
+    """A results.json as the evaluation stage writes it (docs/results-schema.md), with distinct numbers."""
 
     def block(n, base):
         return {

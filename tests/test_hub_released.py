@@ -14,7 +14,7 @@ from interplay_hf.cli import main
 from interplay_hf.errors import ConfigError
 from interplay_hf.hub import CATALOGUE, REPOS, UncataloguedCheckpointWarning, format_catalogue, list_released, load_released, resolve_released
 
-# format.md §8, verbatim: the settings each released repo holds.
+# The settings each released repo holds, as docs/paper-settings.md lists them.
 FORMAT_MD_SETTINGS = {
     "extrapolation_rl": [
         "id2-10_0.2easy_0.3medium_0.5hard",

@@ -65,7 +65,7 @@ def test_chance_distribution_generates_known_ops_and_falls_back_to_the_eval_set(
 
     dist = chance_distribution([(2, "3"), (25, "7"), (25, "7"), (25, "9")], ["zoo", "teacher"], samples_per_op=200)
     assert dist.source[2].startswith("generated") and sum(dist.counts[2].values()) == 200
-    assert set(dist.counts[2]) <= {"1", "2", "3", "4"}  # op 2 answers are 1-4 (format.md §1)
+    assert set(dist.counts[2]) <= {"1", "2", "3", "4"}  # op 2 answers are 1-4 (docs/data-format.md §1)
     assert 0.1 < dist.hit_prob(2, "3") < 0.5
     assert dist.source[25] == "eval set (leave-one-out)"  # beyond the generator's ops
     assert dist.hit_prob(25, "7") == pytest.approx(1 / 2) and dist.hit_prob(25, "9") == 0.0

@@ -1,4 +1,4 @@
-"""TRL reward functions: exact values (format.md §6 example A), completion shapes, registry and config."""
+"""TRL reward functions: exact values (docs/verifier.md §6), completion shapes, registry and config."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def completion(*steps: str, answer: str = "6") -> str:
     return " " + " ".join(steps) + f" </solution> <answer> {answer}"
 
 
-# format.md §6 "Checked values" (gold example A, α = 0.2): (completion, R_pv, mixed R, strict R)
+# docs/verifier.md §6 (gold example A, α = 0.2): (completion, R_pv, mixed R, strict R)
 EXAMPLE_A = {
     "exact gold": (completion(B, X, R, E), 1.0, 1.0, 1.0),
     "wrong answer 7": (completion(B, X, R, E, answer="7"), 0.75, 0.0, 0.0),

@@ -1,4 +1,4 @@
-"""Answer extraction and the two official outcome checks (format.md §6-7)."""
+"""Answer extraction and the two official outcome checks (docs/verifier.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The verifier reproduces the official scorer: every verdict of the 666 scored completions, every
-official gold problem, and the worked examples of format.md §4 and reference.md §2."""
+official gold problem, and the worked examples of docs/data-format.md §4 and docs/verifier.md §6."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ ROWS = _read("official_rows.jsonl")
 
 
 def _completion(solution: str) -> str:
-    """What a released checkpoint emits after the prompt (format.md §5; closing tag dropped by the stop)."""
+    """What a released checkpoint emits after the prompt (docs/data-format.md §5; closing tag dropped by the stop)."""
     body, _, tail = solution.rpartition("Answer:")
     return f" {body.strip()} </solution> <answer> {tail.strip().splitlines()[0].strip().rstrip('.')}"
 

@@ -1,12 +1,12 @@
 """Chat-format rows for real instruct models: a system prompt, a user message that teaches the step format, and
 (for SFT warm-up) an assistant message with the gold steps.
 
-From-scratch and released models read the plain text of format.md §5 (``<question> … </question> <solution>``).
+From-scratch and released models read the plain text of docs/data-format.md §5 (``<question> … </question> <solution>``).
 An instruct model (Qwen2.5-Instruct, Llama-3.2-Instruct …) reads chat messages through its own chat template and
 has never seen the paper's step format, so the user message states it: one ``Define <quantity> as <letter>; so
 <letter> = … = <value>.`` step per quantity, then ``<answer> N </answer>``. That is all the verifier needs: it
 scores the ``Define`` steps and the ``<answer>`` tag wherever they sit in the reply, so prose and markdown
-around them cost nothing (format.md §6), and the same reward functions score plain and chat completions.
+around them cost nothing (docs/verifier.md), and the same reward functions score plain and chat completions.
 
 The problem text is the first paragraph of the user message, so :func:`plain_prompt` recovers the exact plain
 prompt of a chat prompt: deduplication keys (``data.build.problem_key``) are the same in both formats.
@@ -42,7 +42,7 @@ ANSWER_FORMAT_INSTRUCTION = (
     "<answer> 8 </answer>"
 )
 PROMPT_FORMATS = ("plain", "chat")
-# The plain prompt and completion of format.md §5, which rows without problem/question/solution are converted from.
+# The plain prompt and completion of docs/data-format.md §5, which rows without problem/question/solution are converted from.
 _PLAIN_PROMPT = re.compile(r"^\s*<question>\s*(.*?)\s*</question>\s*<solution>\s*$", re.DOTALL)
 _PLAIN_COMPLETION = re.compile(r"^\s*(.*?)\s*</solution>\s*<answer>\s*(.*?)\s*</answer>\s*$", re.DOTALL)
 _STEP_START = re.compile(r"(?=\bDefine\s)")
@@ -108,7 +108,7 @@ def is_chat_prompt(prompt: Any) -> bool:
 
 
 def plain_prompt(prompt: Any) -> str:
-    """The plain prompt (format.md §5) of a plain or chat prompt: the key both formats deduplicate on."""
+    """The plain prompt (docs/data-format.md §5) of a plain or chat prompt: the key both formats deduplicate on."""
     if isinstance(prompt, str):
         return prompt
     if not is_chat_prompt(prompt):
@@ -157,7 +157,7 @@ def to_chat_format(
 
 
 def as_chat_prompt(prompt: Any, system_prompt: str | None = DEFAULT_SYSTEM_PROMPT) -> list[dict[str, str]]:
-    """Messages for any prompt: chat prompts as they are, format.md §5 prompts with the system prompt and the
+    """Messages for any prompt: chat prompts as they are, docs/data-format.md §5 prompts with the system prompt and the
     step-format instruction (as ``prompt_format: chat`` data), other free text as a single user message."""
     if is_chat_prompt(prompt):
         return prompt

@@ -2,7 +2,7 @@
 
 A context is data, not code: two layers of entity names (layer 0 = places, layer 1 = items, each
 split into subcategories; a problem draws all its names of a layer from one subcategory) and the
-name of the per-place total. The three official contexts are registered here (format.md §2); users
+name of the per-place total. The three official contexts are registered here (docs/data-format.md §2); users
 add their own with :func:`register_context`. Every function accepts the short name (``zoo``) and
 the official template name (``crazy_zootopia``).
 """

@@ -33,7 +33,7 @@ ROW_COLUMNS = RELEASED_COLUMNS + EXTRA_COLUMNS
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Value rules and sizes of the generator; the defaults are the paper's data driver (format.md §1)."""
+    """Value rules and sizes of the generator; the defaults are the paper's data driver (docs/data-format.md §1)."""
 
     number_range: int = field(
         default=5, metadata={"help": "Constants are drawn from 1..number_range-1 (a multiplier from 2..number_range-1)."}

@@ -1,7 +1,7 @@
 """Read the gold graph back from a *well-formed* gold solution (ours or the released rows').
 
 Released rows carry only text, so the loader rebuilds ``gold_graph`` from the solution. This reader
-knows the gold grammar (format.md §4) and returns the same shape as the generator: nodes =
+knows the gold grammar (docs/data-format.md §4) and returns the same shape as the generator: nodes =
 Define'd parameters in order with their letter, value and sorted dependency names; ``answer``;
 ``topological_order``. Dependencies are the parameters whose letters appear in the operand part of
 a step's assignments (temporaries folded in), so for forward solutions this equals what the official

@@ -1,8 +1,8 @@
 """iGSM problem graphs: structure graph, necessary subgraph, distractors, op(G) and values.
 
 This follows the sampling of the official GSM-Infinite "realistic" generator (Physics of LMs 2.1,
-Algorithms 1-6; reference.md §1.2-1.5) step by step, including the quirks that shape its
-distribution, so that our problems have the official shape statistics (format.md §1). It is our own
+Algorithms 1-6; docs/generator.md §2-5) step by step, including the quirks that shape its
+distribution, so that our problems have the official shape statistics (docs/data-format.md §1). It is our own
 implementation: parameters are integers (abstract parameter ``p`` = total of place ``p``; instance
 parameters follow), one seeded ``random.Random`` drives everything, and a draw is rejected as soon
 as its op(G) or its values are known, before any text exists — rendering happens only for accepted
@@ -24,7 +24,7 @@ _TWOPI = 2.0 * math.pi  # as random.gauss
 
 RNG = -1  # pseudo-parent: "a constant appears in this parameter's definition"
 
-# op -> op_max tier of the paper's data driver (reference.md §1.1 OP_SCHEDULE); the generator's
+# op -> op_max tier of the paper's data driver (docs/generator.md §1, op tiers); the generator's
 # internal bound is (tier + 1) // 2 and the structure is sized to exactly that bound (force=True).
 OP_TIERS: dict[int, int] = {
     2: 3, 3: 3, 4: 4, 5: 6, 6: 6, 7: 10, 8: 10, 9: 10, 10: 15, 11: 15,

@@ -85,7 +85,7 @@ class DataRecipe:
     description: str = field(default="", metadata={"help": "Free text for the dataset card."})
     prompt_format: str = field(
         default="plain",
-        metadata={"help": "'plain' (format.md §5 text prompts for from-scratch models) or 'chat' (system + user "
+        metadata={"help": "'plain' (docs/data-format.md §5 text prompts for from-scratch models) or 'chat' (system + user "
                           "messages for instruct models; gold columns unchanged)."},
     )
     system_prompt: str | None = field(

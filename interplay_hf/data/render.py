@@ -1,4 +1,4 @@
-"""Problem, question and gold-solution text for an accepted graph (format.md §3-4).
+"""Problem, question and gold-solution text for an accepted graph (docs/data-format.md §3-4).
 
 Random choices made here (sentence order, variable letters) come from the caller's RNG, or are
 given explicitly (``order``, ``letters``) so tests can rebuild the official examples byte for byte.
@@ -185,7 +185,7 @@ def _forward_solution(g: ProblemGraph, letters: Iterator[str]) -> tuple[str, dic
 
 
 def _reverse_solution(g: ProblemGraph, letters: Iterator[str]) -> tuple[str, dict[int, str]] | None:
-    """Symbolic forward pass in x, then the official linear-equation steps (reference.md §1.8)."""
+    """Symbolic forward pass in x, then the official linear-equation steps (docs/generator.md §8)."""
     S = symbolic.canonical
     var: dict[int, str] = {}
     rt: dict[int, str] = {}  # the official "reversibletext": value as an expression in x

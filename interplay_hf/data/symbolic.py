@@ -1,7 +1,7 @@
 """Reverse-mode algebra: sympy strings exactly as the official generator prints them.
 
 The official reverse solutions carry ``str(sympify(...))`` of linear expressions in ``x`` and the
-steps of its linear-equation solver (reference.md §1.8). We call sympy the same way so the text is
+steps of its linear-equation solver (docs/generator.md §8). We call sympy the same way so the text is
 byte-identical, import it lazily (forward generation never needs it) and memoise, because the same
 small expressions recur constantly.
 """

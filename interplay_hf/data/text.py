@@ -1,4 +1,4 @@
-"""Model-facing text (format.md §5): what the released checkpoints read and write.
+"""Model-facing text (docs/data-format.md §5): what the released checkpoints read and write.
 
 ``text = prompt + completion``; the prompt ends with ``<solution>`` and the model continues with
 `` Define ... </solution> <answer> N </answer>``. No BOS, no chat template; pre-training appends the

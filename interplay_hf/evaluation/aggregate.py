@@ -17,7 +17,7 @@ from interplay_hf.evaluation.scoring import ERROR_TYPES
 
 
 def block(records: Sequence[dict], ks: Sequence[int]) -> dict:
-    """The summary BLOCK of results.json for ``records`` (see CONTRACTS.md)."""
+    """The summary BLOCK of results.json for ``records`` (docs/results-schema.md)."""
     usable = [k for k in ks if all(k <= r["n"] for r in records)]
 
     def per_k(fn: Callable[[dict, int], float]) -> dict[str, float | None]:

@@ -1,7 +1,7 @@
 """`EvalConfig`: every knob of an evaluation run, validated before anything is loaded or sampled.
 
 The help text of each field is the documentation of the matching CLI flag (``--max-new-tokens`` or
-``--max_new_tokens``) and of the Python keyword. Defaults are the paper's sampling (format.md §7):
+``--max_new_tokens``) and of the Python keyword. Defaults are the paper's sampling (docs/evaluation.md):
 128 samples, temperature 0.7, top-p 1.0 (no top-k), stop at ``</answer>``, 1,024 new tokens.
 """
 

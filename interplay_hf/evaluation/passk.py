@@ -1,6 +1,6 @@
 """pass@k estimators and the small parsers for k lists and op ranges (pure Python, no torch).
 
-Two estimators, because the paper uses both (format.md §7, reference.md §2.6):
+Two estimators, because the paper uses both (docs/evaluation.md §3):
 
 * **unbiased** (Chen et al. 2021): from ``n`` samples of which ``c`` are correct,
   ``pass@k = 1 - C(n-c, k) / C(n, k)``. Computed as a product, never with huge binomials:
@@ -112,5 +112,5 @@ def regime_of(op: int, regimes: dict[str, list[int]]) -> str | None:
     return None
 
 
-# format.md §7: ID op 2-10, OOD-edge 11-14, OOD-hard 15-20.
+# docs/evaluation.md: ID op 2-10, OOD-edge 11-14, OOD-hard 15-20.
 DEFAULT_REGIMES: dict[str, list[int]] = {"ID": [2, 10], "OOD-edge": [11, 14], "OOD-hard": [15, 20]}

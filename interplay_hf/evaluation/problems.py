@@ -1,6 +1,6 @@
 """The eval set: rows from a data recipe, a saved dataset or a JSONL file → filtered ``EvalProblem``s.
 
-Rows follow the data layer's schema (format.md §5 plus ``context``, ``prompt``, ``answer``,
+Rows follow the data layer's schema (docs/data-format.md §5 plus ``context``, ``prompt``, ``answer``,
 ``gold_graph``); released rows that only have ``problem, question, solution, op, template`` work too
 (the prompt is rebuilt with ``make_prompt``, the gold graph is parsed from the solution by the verifier).
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.scoring import EvalProblem
 
-# Official template names → short context names (CONTRACTS.md); used when the data layer is absent.
+# Official template names → short context names (docs/data-format.md §2); used when the data layer is absent.
 _TEMPLATE_SHORT = {"crazy_zootopia": "zoo", "teachers_in_school": "teacher", "movie_festival_awards": "movie"}
 
 
@@ -48,7 +48,7 @@ def _prompt(row: dict):
     if prompt:
         return prompt
     if "problem" not in row or "question" not in row:
-        raise ConfigError("eval rows need a 'prompt' column or 'problem' and 'question' columns (format.md §5)")
+        raise ConfigError("eval rows need a 'prompt' column or 'problem' and 'question' columns (docs/data-format.md §5)")
     from interplay_hf.data.text import make_prompt
 
     return make_prompt(row["problem"], row["question"])
@@ -213,7 +213,7 @@ def load_problems(data: str, split: str | None, ops, contexts, max_per_op, outpu
     if not rows:
         raise ConfigError(f"--data {data!r}: the eval set is empty")
     if any("op" not in r for r in rows[:1]):
-        raise ConfigError(f"--data {data!r}: rows have no 'op' column (format.md §5 row schema expected)")
+        raise ConfigError(f"--data {data!r}: rows have no 'op' column (docs/data-format.md §5 row schema expected)")
     problems = to_problems(rows, ops, contexts, max_per_op)
     if not problems:
         have_ops = sorted({int(r["op"]) for r in rows})

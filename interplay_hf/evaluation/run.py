@@ -62,7 +62,7 @@ def fingerprint(cfg: EvalConfig) -> str:
 
 
 def encode_prompt(tokenizer, prompt, chat: bool) -> list[int]:
-    """Prompt ids: plain text without BOS (format.md §5), or the chat template with a generation prompt."""
+    """Prompt ids: plain text without BOS (docs/data-format.md §5), or the chat template with a generation prompt."""
     if chat or isinstance(prompt, list):
         if not getattr(tokenizer, "chat_template", None):
             raise ConfigError("--chat / conversational prompts need a tokenizer with a chat_template; drop --chat "

@@ -1,7 +1,7 @@
 """Score one problem's completions with the verifier into the per-problem record of results.json.
 
 The record keeps *counts*, not rates, so pass@k recomputes for any k ≤ n from results.json alone:
-``outcome_correct`` (numeric answer check, format.md §7), ``process_correct`` (process-verified),
+``outcome_correct`` (numeric answer check, docs/verifier.md §1), ``process_correct`` (process-verified),
 ``first_process_rank`` (0-based index of the first process-verified sample, for the official first-k
 estimator), greedy verdicts, mean R_pv, and per error type the number of samples showing it.
 """
@@ -27,7 +27,7 @@ class EvalProblem:
     id: str
     op: int
     context: str
-    prompt: Any  # text prompt (format.md §5) or a list of chat messages
+    prompt: Any  # text prompt (docs/data-format.md §5) or a list of chat messages
     solution: str | None
     answer: str
     gold_graph: Any = None

@@ -2,7 +2,7 @@
 
 Why: with packed pre-training the logged training loss is measured on 2,048-token packs whose
 documents can attend to each other; on near-identical synthetic problems that makes the loss much
-lower than what the model achieves on a single document (format.md §8). The number that matters
+lower than what the model achieves on a single document (docs/paper-settings.md). The number that matters
 for sampling is the cross-entropy of one document on its own, so every stage tracks it.
 """
 
@@ -53,7 +53,7 @@ def document_cross_entropy(model, tokenizer, texts: list[str], batch_size: int =
 def greedy_accuracy(
     model, tokenizer, rows: list[dict], max_new_tokens: int, stop_ids: list[int], batch_size: int = 16
 ) -> dict[str, float]:
-    """Greedy completions of held-out prompts, scored with the process verifier (format.md §6)."""
+    """Greedy completions of held-out prompts, scored with the process verifier (docs/verifier.md)."""
     import torch
 
     from interplay_hf.verify import verify

@@ -134,7 +134,7 @@ def heldout_sample_rows(heldout, prompt_column: str, n: int, text_field: str = "
     """Up to ``n`` held-out rows with what the verifier needs (prompt, solution, answer, gold_graph).
 
     Pre-training sets carry only ``text``; the prompt and the gold solution are then cut out of it
-    (format.md §5: prompt = text up to ``<solution>``; steps up to ``</solution>``; answer in the tags).
+    (docs/data-format.md §5: prompt = text up to ``<solution>``; steps up to ``</solution>``; answer in the tags).
     """
     if n == 0 or heldout is None:
         return []
@@ -149,7 +149,7 @@ def heldout_sample_rows(heldout, prompt_column: str, n: int, text_field: str = "
 
 
 def split_model_text(text: str) -> dict | None:
-    """``{prompt, solution, answer}`` of a model text (format.md §5), or None if it is not one."""
+    """``{prompt, solution, answer}`` of a model text (docs/data-format.md §5), or None if it is not one."""
     head, sep, rest = text.partition("<solution>")
     body, sep2, tail = rest.partition("</solution>")
     if not (sep and sep2 and "<answer>" in tail):

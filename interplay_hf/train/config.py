@@ -24,7 +24,7 @@ from typing import Any
 
 from interplay_hf.errors import ConfigError
 
-# GRPO settings of the paper (format.md §8), applied only where a recipe (YAML or command line) is silent.
+# GRPO settings of the paper (docs/paper-settings.md), applied only where a recipe (YAML or command line) is silent.
 # TRL's KL term is the k3 estimator exp(r) - r - 1, i.e. verl's `low_var_kl`; the paper's verl loss has no
 # importance-ratio factor on it, hence use_bias_correction_kl=False. `dapo` = token-mean over the global batch.
 GRPO_PAPER_DEFAULTS: dict[str, Any] = {

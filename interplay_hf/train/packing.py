@@ -2,7 +2,7 @@
 
 Packed pre-training with plain causal attention lets a document attend to the documents before it in
 the pack; on near-identical synthetic problems the model learns to copy from its neighbours, and the
-training loss falls far below the cross-entropy of a single document (format.md §8).
+training loss falls far below the cross-entropy of a single document (docs/paper-settings.md).
 
 TRL's per-document option (``packing_strategy: bfd`` → padding-free) flattens the whole batch into one
 row and relies on FlashAttention's varlen kernels; with sdpa/eager (CPU) that row's attention is

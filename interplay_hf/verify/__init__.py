@@ -1,7 +1,7 @@
 """Process verifier: parse a completion into steps, match it against the gold graph, score it.
 
-Pure Python (no torch). Default ``mode="compat"`` reproduces the official scorer (format.md §6-7,
-reference.md §2) verdict for verdict — all 666 verdicts of ``tests/fixtures/official_scored.jsonl``.
+Pure Python (no torch). Default ``mode="compat"`` reproduces the official scorer (docs/verifier.md)
+verdict for verdict — all 666 verdicts of ``tests/fixtures/official_scored.jsonl``.
 ``mode="strict_tokens"`` is a documented cleaner variant: dependencies come from whole-word letters
 only, and the last ``<answer>`` is located case-insensitively in the original text.
 

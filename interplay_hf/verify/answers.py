@@ -1,4 +1,4 @@
-"""Final-answer extraction and the two official outcome checks (format.md §6-7, reference.md §2.4).
+"""Final-answer extraction and the two official outcome checks (docs/verifier.md §1).
 
 Three extractors exist officially and each is used where the paper used it:
 - :func:`extract_answer` (RL and evaluation): the text inside the first ``<answer> … </answer>``; if
@@ -144,7 +144,7 @@ def _significant(digits: str) -> int:
 
 
 def outcome_eval(pred: str | None, gold: str | int | None) -> bool:
-    """Evaluation check (numeric, format.md §7): the official ``exact_match`` without its float quirk."""
+    """Evaluation check (numeric, docs/verifier.md §1): the official ``exact_match`` without its float quirk."""
     gold_text = "" if gold is None else str(gold).strip()
     if not gold_text:
         return False
@@ -166,7 +166,7 @@ def normalise_rl_answer(text: str | None) -> str:
 
 
 def outcome_rl(pred: str | None, gold: str | int | None) -> bool:
-    """RL check (string, reference.md §2.4): equal after ``strip()`` and ``rstrip(".")``; needs a gold answer."""
+    """RL check (string, docs/verifier.md §1): equal after ``strip()`` and ``rstrip(".")``; needs a gold answer."""
     gold_text = "" if gold is None else str(gold)
     if not gold_text:
         return False

@@ -1,6 +1,6 @@
 """A small, safe evaluator for the arithmetic the official parser hands to Python's ``eval``.
 
-The official parser (reference.md §2.1) evaluates a step's last ``=`` segment with ``eval`` whenever it
+The official parser (docs/verifier.md §2) evaluates a step's last ``=`` segment with ``eval`` whenever it
 matches ``^[0-9+\\-*/().\\s]+$``. Calling ``eval`` on model output is not acceptable here (``9**9**9``
 hangs the process), so this module re-implements exactly what ``eval`` does on that character set:
 Python's tokenizer rules for numbers (``02`` is a syntax error, ``007.5`` and ``5.`` are floats),

@@ -1,6 +1,6 @@
 """``verify``: one completion against its gold solution → outcome, process score and typed errors.
 
-The checks are those of format.md §6-7 (official semantics in the default ``compat`` mode):
+The checks are those of docs/verifier.md (official semantics in the default ``compat`` mode):
 - ``outcome``: the evaluation check (numeric, ``<answer>`` tag required);
 - ``outcome_reward``: the RL check (string after strip/rstrip("."), ``<answer>`` tag required);
 - ``process_score``: R_pv = max(0, 1 − penalty/N), penalty = #value + #dependency + #missing

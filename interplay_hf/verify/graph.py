@@ -1,4 +1,4 @@
-"""Solution dependency graphs and their comparison (reference.md §2.1 step 7 and §2.2).
+"""Solution dependency graphs and their comparison (docs/verifier.md §2-3).
 
 A graph maps each defined parameter *name* to its variable letter, value and the names it depends on;
 letters are irrelevant to matching. The serialised form is the official gold-graph record

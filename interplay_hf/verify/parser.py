@@ -1,6 +1,6 @@
 """Parse any completion into ``Define`` steps and a final answer — the official semantics in linear time.
 
-Semantics (``mode="compat"``, reference.md §2.1), reproduced quirks included:
+Semantics (``mode="compat"``, docs/verifier.md §2), reproduced quirks included:
 1. The graph answer is read from the raw text (:func:`~interplay_hf.verify.answers.extract_graph_answer`),
    then tags ``<…>`` are removed and the text stripped.
 2. Steps are the matches of the official ``DEFINE_RE``
