@@ -1,4 +1,12 @@
-"""Reading recipe YAML files: ``yaml.safe_load`` only, and a ConfigError (not a traceback) for every way it fails."""
+"""Reading recipe YAML files: ``yaml.safe_load`` semantics, bounded, and a ConfigError (not a traceback or a
+hang) for every way it fails.
+
+Bounds, because a recipe is a small hand-written file and anything else is a mistake or an attack: at most
+:data:`MAX_YAML_BYTES` of UTF-8 text (a binary file gets one line saying so), and at most
+:data:`MAX_EXPANDED_NODES` nodes once every alias and merge key is expanded (YAML anchors can describe
+exponentially large documents in a few lines, which would hang the planner that walks them), no recursive
+aliases, and no nesting deep enough to exhaust Python's stack.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +15,76 @@ from typing import Any
 
 from interplay_hf.errors import ConfigError
 
+MAX_YAML_BYTES = 1 << 20  # 1 MiB; the largest recipe in recipes/ is a few KiB
+MAX_EXPANDED_NODES = 100_000
+
+
+def _expanded_size(node, sizes: dict[int, int], open_nodes: set[int], where: str) -> int:
+    """Nodes of the document with every alias expanded (memoised per node, so linear in the file)."""
+    import yaml
+
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        raise ConfigError(f"{where}: an alias refers to the node that contains it (a recursive anchor); "
+                          "write the value out instead")
+    open_nodes.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes, open_nodes, where) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes, open_nodes, where) + _expanded_size(v, sizes, open_nodes, where)
+                    for k, v in node.value)
+    open_nodes.discard(key)
+    sizes[key] = size
+    if size > MAX_EXPANDED_NODES:
+        raise ConfigError(f"{where}: expands to more than {MAX_EXPANDED_NODES:,} values through anchors/aliases; "
+                          "a recipe should be a small file: write the values out or use fewer aliases")
+    return size
+
+
+def parse_yaml_text(text: str, where: str) -> Any:
+    """``yaml.safe_load(text)`` with the bounds above; ``where`` names the source in error messages."""
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, {}, set(), where)
+        return loader.construct_document(node)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{where} is not valid YAML: {' '.join(str(err).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply to be a recipe") from None
+    finally:
+        loader.dispose()
+
+
+def read_yaml(path: str | Path, what: str = "recipe") -> Any:
+    """The document of a YAML file; a missing, huge, binary or invalid file raises ConfigError naming it."""
+    path = Path(path)
+    where = f"{what} {str(path)!r}"
+    if not path.is_file():
+        raise ConfigError(f"{what} file {str(path)!r} does not exist")
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(f"{where}: {path.stat().st_size:,} bytes is too large for a recipe "
+                          f"(limit {MAX_YAML_BYTES:,}); is it the right file?")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise ConfigError(f"{where}: not a text YAML file (binary or not UTF-8); pass the recipe's .yaml file")
+    return parse_yaml_text(text, where)
+
 
 def load_yaml_mapping(path: str | Path, what: str = "recipe") -> dict[str, Any]:
     """The top-level mapping of a YAML file; missing file, bad YAML or a non-mapping raise ConfigError."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{what} file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {err}") from None
+    data = read_yaml(path, what)
     if not isinstance(data, dict):
         raise ConfigError(f"{what} {str(path)!r}: expected a mapping at the top level, got {type(data).__name__}")
     return data

@@ -13,7 +13,8 @@ story), either
   a problem), independent of the eval set altogether (default for the ops the generator supports), or
 * from the eval set itself, **leave-one-out**: ``p(a) = (count(a) - 1) / (N - 1)`` for a problem
   whose own answer is ``a``, so a problem never counts towards guessing itself (``--chance-samples 0``,
-  and for ops or contexts the generator does not know).
+  and for ops the generator does not know). A context the generator does not know is an error that
+  says to pass ``--chance-samples 0``: guessing from another context's answers would not be this baseline.
 """
 
 from __future__ import annotations
@@ -82,15 +83,17 @@ def chance_distribution(eval_answers: Iterable[tuple[int, str]], contexts: list[
     ops = sorted({op for op, _ in eval_answers})
     dist = AnswerDistribution(leave_one_out=True)
     generate = None
-    if samples_per_op > 0:
-        try:
-            from interplay_hf.data import SUPPORTED_OPS, generate_problem, get_context
+    if samples_per_op > 0 and contexts:
+        from interplay_hf.data import SUPPORTED_OPS, generate_problem, get_context
+        from interplay_hf.errors import ConfigError
 
-            for c in contexts:
+        for c in contexts:
+            try:
                 get_context(c)
-            generate = generate_problem
-        except Exception:  # noqa: BLE001 - unknown context or no generator: fall back to the eval set
-            generate = None
+            except ConfigError as err:  # a silent fallback would change what the chance column means
+                raise ConfigError(f"chance baseline: {err}. Pass --chance-samples 0 to estimate it from the eval "
+                                  "set's own answers (leave-one-out) instead of generated problems.") from None
+        generate = generate_problem
     for op in ops:
         if generate is not None and op in SUPPORTED_OPS:
             for i in range(samples_per_op):

@@ -14,6 +14,7 @@ from typing import Any
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.passk import default_k_list, parse_int_list, parse_regimes
+from interplay_hf.evaluation.stats import BootstrapSpec
 
 BACKENDS = ("hf", "vllm")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -82,6 +83,10 @@ class EvalConfig:
     regimes: Any = field(
         default=None, metadata={"help": "Op regimes, e.g. 'ID=2-10,OOD-edge=11-14,OOD-hard=15-20' (the default)."}
     )
+    bootstrap_resamples: int = field(
+        default=1000, metadata={"help": "Bootstrap resamples over problems for the confidence interval of every pass@k."}
+    )
+    confidence: float = field(default=0.95, metadata={"help": "Confidence level of the intervals, in (0, 1)."})
     save_samples: bool = field(
         default=True, metadata={"help": "Write samples.jsonl (completions + verdicts).", "aliases": ("--no-samples",)}
     )
@@ -91,6 +96,9 @@ class EvalConfig:
     plots: bool = field(default=True, metadata={"help": "Write plots/*.png."})
     resume: bool = field(
         default=True, metadata={"help": "Reuse finished problems of an interrupted run with the same settings."}
+    )
+    overwrite: bool = field(
+        default=False, metadata={"help": "Replace results of another model or other settings found in --output-dir."}
     )
     vllm_gpu_memory_utilization: float = field(default=0.85, metadata={"help": "vLLM: fraction of GPU memory to use."})
     vllm_tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM: GPUs per model (tensor parallel)."})
@@ -126,6 +134,7 @@ class EvalConfig:
             raise ConfigError(f"--max-problems-per-op must be positive, got {self.max_problems_per_op}")
         if self.chance_samples < 0:
             raise ConfigError(f"--chance-samples must be ≥ 0, got {self.chance_samples}")
+        self.intervals  # validates --bootstrap-resamples and --confidence before anything runs
         if not self.model:
             raise ConfigError("--model is required (a local model directory or a Hub repo id), or --released <name>")
         if not self.data:
@@ -147,6 +156,11 @@ class EvalConfig:
             self.data = str(PAPER_EVAL_RECIPE)
             self.ops = self.ops or list(ckpt.eval_ops)
             self.contexts = self.contexts or list(ckpt.eval_contexts)
+
+    @property
+    def intervals(self) -> BootstrapSpec:
+        """How the confidence intervals of results.json are computed (seeded: reruns are identical)."""
+        return BootstrapSpec(resamples=self.bootstrap_resamples, confidence=self.confidence)
 
     @property
     def sampling(self) -> dict:

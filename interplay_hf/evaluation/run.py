@@ -106,6 +106,48 @@ def _chunks(items: list, size: int):
         yield items[i : i + size]
 
 
+# results.json fields that say which model and settings produced it (compared before writing over it).
+_RESULTS_IDENTITY = ("model", "subfolder", "revision", "data", "split", "n")
+
+
+def check_output_dir(cfg: EvalConfig, out: Path) -> None:
+    """Refuse (without ``--overwrite``) an output folder holding results of another model or other settings:
+    a re-run of the same command may replace or resume its own results, never someone else's."""
+    if cfg.overwrite:
+        return
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--output-dir {out}: is a file; choose a folder")
+    fix = "choose another --output-dir, or pass --overwrite to replace them"
+    meta = out / PARTIAL / "config.json"
+    if cfg.resume and meta.is_file():
+        try:
+            previous = json.loads(meta.read_text(encoding="utf-8"))
+            assert isinstance(previous, dict)
+        except (ValueError, UnicodeDecodeError, AssertionError):
+            previous = {}
+        if previous.get("fingerprint") != fingerprint(cfg):
+            model = (previous.get("config") or {}).get("model")
+            raise ConfigError(f"--output-dir {out}: holds an unfinished evaluation of {model!r} with other settings "
+                              f"({PARTIAL}/); {fix}")
+    results = out / "results.json"
+    if not results.is_file():
+        return
+    try:
+        old = json.loads(results.read_text(encoding="utf-8"))
+        assert isinstance(old, dict)
+    except (ValueError, UnicodeDecodeError, AssertionError):
+        raise ConfigError(f"--output-dir {out}: its results.json is not one of ours (unreadable); {fix}") from None
+    mine = {"model": cfg.model, "subfolder": cfg.subfolder, "revision": cfg.revision, "data": cfg.data,
+            "split": cfg.split, "n": cfg.n}
+    differ = [key for key in _RESULTS_IDENTITY if old.get(key) != mine[key]]
+    sampling = old.get("sampling") if isinstance(old.get("sampling"), dict) else {}
+    differ += [f"sampling.{key}" for key, value in cfg.sampling.items()
+               if key in sampling and key != "chat" and sampling[key] != value]
+    if differ:
+        raise ConfigError(f"--output-dir {out}: holds results of another run (differs in {', '.join(differ)}; "
+                          f"model {old.get('model')!r}); {fix}")
+
+
 def _prepare_partial(cfg: EvalConfig, state, out: Path) -> Path:
     partial = out / PARTIAL
     if state.is_main_process:
@@ -249,6 +291,7 @@ def evaluate(cfg: EvalConfig, log=None) -> dict | None:
     state = PartialState(cpu=_cpu_ranks(), timeout=DIST_TIMEOUT)
     log = log or (lambda msg: logger.info(msg))
     out = Path(cfg.output_dir)
+    check_output_dir(cfg, out)
     started = time.time()
     with state.main_process_first():  # a recipe is built once, by the main process
         problems = load_problems(cfg.data, cfg.split, cfg.ops, cfg.contexts, cfg.max_problems_per_op, out,

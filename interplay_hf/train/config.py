@@ -178,7 +178,7 @@ class GRPOStageArguments(StageArguments):
             try:
                 self.reward_kwargs = json.loads(self.reward_kwargs)
             except json.JSONDecodeError as err:
-                raise ConfigError(f"reward_kwargs: not valid JSON ({err}); e.g. '{{\"mixed\": {{\"alpha\": 0.2}}}}'.")
+                raise ConfigError(f"reward_kwargs: not valid JSON ({err}); e.g. '{{\"mixed\": {{\"alpha\": 0.2}}}}'.") from None
         if self.reward_kwargs is None:
             self.reward_kwargs = {}
 
@@ -230,14 +230,13 @@ def _cli_keys(argv: list[str], known: dict[str, Any]) -> list[str]:
 
 
 def read_recipe(path: str | os.PathLike) -> dict[str, Any]:
-    """The YAML mapping of a stage recipe (``env`` included)."""
-    import yaml
+    """The YAML mapping of a stage recipe (``env`` included), read with the bounds of :mod:`interplay_hf.yaml_io`."""
+    from interplay_hf.yaml_io import read_yaml
 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"--config {path}: no such recipe file.")
-    with open(path, encoding="utf-8") as f:
-        config = yaml.safe_load(f)
+    config = read_yaml(path, "--config")
     if not isinstance(config, dict):
         raise ConfigError(f"--config {path}: a stage recipe must be a YAML mapping of field: value.")
     return config
