@@ -4,11 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # CPU wheel of torch by default (a plain `pip install torch` pulls a multi-GB CUDA build). GPU: see README.
 TORCH_SPEC ?= torch==2.13.0
+# The versions the suite was tested with; CONSTRAINTS= (empty) installs the newest allowed by pyproject.toml.
+CONSTRAINTS ?= constraints.txt
+PIP_CONSTRAINTS := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 # Single-threaded BLAS: with 2 threads on a busy machine GRPO ran 30-70x slower.
 export OMP_NUM_THREADS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install install-dev quickstart test test-fast bench clean
+.PHONY: install install-dev quickstart test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +19,10 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet $(PIP_CONSTRAINTS) -e .
 
 install-dev: install
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet $(PIP_CONSTRAINTS) -e ".[dev]"
 
 quickstart: install
 	$(BIN)/interplay-hf quickstart
@@ -29,6 +32,10 @@ test: install-dev
 
 test-fast: install-dev
 	HF_HUB_OFFLINE=1 HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+# ruff with the settings of pyproject.toml (line length 119); `ruff check --fix` applies the safe fixes.
+lint: install-dev
+	$(BIN)/ruff check .
 
 bench: install-dev
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script --quick || exit 1; done

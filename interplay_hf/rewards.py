@@ -43,7 +43,6 @@ from interplay_hf.verify import (
     verify,
 )
 
-
 RewardFunc = Callable[..., list[float]]
 DEFAULT_ALPHA = 0.2
 _VERIFY_CACHE_SIZE = 2048

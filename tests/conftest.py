@@ -57,8 +57,8 @@ def tiny_tokenizer(official_rows):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     """A saved randomly initialised ~100k-parameter Qwen2 with the tiny tokenizer (loads offline)."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM
     import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(0)
     config = Qwen2Config(

@@ -8,16 +8,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, read_jsonl
-from interplay_hf.data import generate_problem
+
 from interplay_hf.data import build as build_mod
+from interplay_hf.data import generate_problem
 from interplay_hf.data.build import build_datasets, load_built, problem_key, row_plan
 from interplay_hf.data.generator import ROW_COLUMNS, content_id
 from interplay_hf.data.gold import gold_graph_from_solution
 from interplay_hf.data.recipe import COLUMN_PRESETS, load_data_recipe, recipe_from_dict
 from interplay_hf.errors import ConfigError
-
 
 
 def official_rows() -> list[dict]:

@@ -11,8 +11,8 @@ import sys
 from random import Random
 
 import pytest
-
 from conftest import FIXTURES, read_jsonl
+
 from interplay_hf.data import (
     CONTEXTS,
     Context,
@@ -20,15 +20,14 @@ from interplay_hf.data import (
     content_id,
     generate_problem,
     get_context,
+    graph,
     register_context,
 )
 from interplay_hf.data.contexts import _ALIASES
 from interplay_hf.data.gold import gold_graph_from_solution
-from interplay_hf.data import graph
 from interplay_hf.data.graph import RNG, draw_graph
 from interplay_hf.data.text import answer_from_solution, make_completion, make_prompt, make_text
 from interplay_hf.errors import ConfigError
-
 
 
 def official_rows() -> list[dict]:
@@ -265,7 +264,10 @@ def test_reverse_solutions_solve_the_linear_equation():
         unknown = next(n for n, rhs in defs.items() if rhs == "exists")
         m = re.fullmatch(r"How many (.+) does (.+) have\?", p.question)
         assert f"{m.group(1)} in {m.group(2)}" == unknown
-        solve = lambda x: value_of(name, {**defs, unknown: str(x)}, {})  # noqa: E731
+
+        def solve(x, name=name, defs=defs, unknown=unknown):
+            return value_of(name, {**defs, unknown: str(x)}, {})
+
         assert solve(p.answer) == value and solve(p.answer + 1) != value  # a unique solution
         assert p.solution.endswith(f"Solution: x = {p.answer}. Answer: {p.answer}.")
 

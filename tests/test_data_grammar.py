@@ -9,12 +9,11 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import FIXTURES, read_jsonl
+
 from interplay_hf.data import CONTEXTS, generate_problem
 from interplay_hf.data.graph import REVERSE, RNG, ProblemGraph, evaluate
 from interplay_hf.data.render import render
-
 
 
 def _alt(names) -> str:

@@ -12,7 +12,15 @@ import pytest
 
 from interplay_hf.cli import main
 from interplay_hf.errors import ConfigError
-from interplay_hf.hub import CATALOGUE, REPOS, UncataloguedCheckpointWarning, format_catalogue, list_released, load_released, resolve_released
+from interplay_hf.hub import (
+    CATALOGUE,
+    REPOS,
+    UncataloguedCheckpointWarning,
+    format_catalogue,
+    list_released,
+    load_released,
+    resolve_released,
+)
 
 # The settings each released repo holds, as docs/paper-settings.md lists them.
 FORMAT_MD_SETTINGS = {

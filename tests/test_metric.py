@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from interplay_hf.metrics import PROCESS_VERIFIER_PATH
+from interplay_hf.verify import ERROR_TYPES, verify
 
 pytestmark = pytest.mark.slow  # importing evaluate alone takes seconds
-from interplay_hf.verify import ERROR_TYPES, verify
 
 with open(Path(__file__).parent / "fixtures" / "official_scored.jsonl", encoding="utf-8") as _f:
     SCORED = [json.loads(line) for line in _f]

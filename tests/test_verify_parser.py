@@ -286,7 +286,8 @@ def test_evaluator_refuses_what_eval_cannot_finish():
 
 def test_memo_tables_never_change_a_verdict(official_scored):
     """The parser memoises step windows and names across calls; warm and cold caches must agree exactly."""
-    from interplay_hf.verify import clear_gold_cache, parser as parser_module
+    from interplay_hf.verify import clear_gold_cache
+    from interplay_hf.verify import parser as parser_module
 
     def clear_all():
         clear_gold_cache()

@@ -17,7 +17,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from random import Random
 
 _TWOPI = 2.0 * math.pi  # as random.gauss
@@ -79,7 +79,7 @@ def tier_bound(op: int) -> int:
     return (OP_TIERS[op] + 1) // 2
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sizes(op: int, ip_max: int) -> tuple[int, tuple[float, ...]]:
     """s (the forced structure bound) and the cumulative softmax over widths 1..5 for this op."""
     s = tier_bound(op)

@@ -63,7 +63,7 @@ def newest_complete_checkpoint(output_dir: str) -> str | None:
         name = child.name
         if child.is_dir() and name.startswith(PREFIX_CHECKPOINT_DIR + "-") and name.split("-")[-1].isdigit():
             steps.append((int(name.split("-")[-1]), child))
-    for step, child in sorted(steps, reverse=True):
+    for _step, child in sorted(steps, reverse=True):
         if (child / CHECKPOINT_COMPLETE_FILE).is_file():
             logger.info("Resuming from %s", child)
             return str(child)

@@ -178,7 +178,7 @@ class GRPOStageArguments(StageArguments):
             try:
                 self.reward_kwargs = json.loads(self.reward_kwargs)
             except json.JSONDecodeError as err:
-                raise ConfigError(f"reward_kwargs: not valid JSON ({err}); e.g. '{{\"mixed\": {{\"alpha\": 0.2}}}}'.") from None
+                raise ConfigError(f"reward_kwargs: not valid JSON ({err}); e.g. '{{\"mixed\": {{\"alpha\": 0.2}}}}'.") from None from None
         if self.reward_kwargs is None:
             self.reward_kwargs = {}
 

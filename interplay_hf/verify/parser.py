@@ -406,8 +406,8 @@ _analyse_body_memo = lru_cache(maxsize=1 << 15)(_analyse_body)
 
 def _last_number(text: str) -> float | None:
     last = None
-    for last in _NUMBER_RE.finditer(text):
-        pass
+    for match in _NUMBER_RE.finditer(text):
+        last = match
     if last is None:
         return None
     try:
