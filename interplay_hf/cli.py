@@ -39,6 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommand_flags(words: tuple[str, ...]) -> set[str]:
+    """Option strings (``--output-dir``, ...) of a sub-command such as ``("data", "build")``: lets a pipeline
+    check a stage's args at plan time instead of failing when the stage starts."""
+    parser = build_parser()
+    for word in words:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[word]
+    return {opt for action in parser._actions for opt in action.option_strings}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse and run one sub-command under the error policy of :mod:`interplay_hf.cli_guard`."""
     argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))

@@ -59,7 +59,9 @@ def debug_requested(flag: bool = False) -> bool:
 
 
 def _say(prog: str, message: str, status: int | None = None) -> None:
-    text = " ".join(str(message).split())  # one line, whatever the message held
+    from interplay_hf.redact import scrub
+
+    text = scrub(" ".join(str(message).split()))  # one line, whatever the message held; never a token
     error_file = os.environ.get(ERROR_FILE_ENV)
     if error_file and status is not None:
         try:  # every rank may fail the same way; the last writer wins, the parent prints one line

@@ -20,13 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from interplay_hf.errors import ConfigError
-
-REDACTED = "<redacted>"
-
-# Keys whose values are secrets wherever they appear in a recipe (TrainingArguments has hub_token).
-_SECRET_KEYS = {"token", "hub_token", "hf_token", "use_auth_token", "auth_token", "access_token", "api_key", "password"}
-_SECRET_KEY_RE = re.compile(r"(^|_)(api_key|apikey|secret|password|passwd)($|_)|_access_token$", re.IGNORECASE)
-_HF_TOKEN_RE = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
+from interplay_hf.redact import REDACTED, redact, scrub  # noqa: F401 - re-exported for the card modules
 
 REWARD_MEANINGS = {
     "outcome": "1 if the final answer is right (string match, as the official RL reward)",
@@ -35,31 +29,6 @@ REWARD_MEANINGS = {
     "strict": "1 only if the answer is right and every step is process-verified",
     "format": "1 if the completion has the solution/answer tags",
 }
-
-
-def redact(obj: Any) -> Any:
-    """A copy of a recipe with secret-looking keys and Hub tokens replaced by ``<redacted>``."""
-    if isinstance(obj, dict):
-        out = {}
-        for key, value in obj.items():
-            secret = isinstance(key, str) and (key.lower() in _SECRET_KEYS or _SECRET_KEY_RE.search(key))
-            out[key] = REDACTED if secret and value not in (None, "", False) else redact(value)
-        return out
-    if isinstance(obj, list):
-        return [redact(v) for v in obj]
-    if isinstance(obj, str):
-        return scrub(obj)
-    return obj
-
-
-def scrub(text: str) -> str:
-    """Remove the active Hub token (env ``HF_TOKEN`` or the stored login) and ``hf_…`` tokens from text."""
-    from huggingface_hub import get_token
-
-    token = get_token()
-    if token and len(token) >= 4:
-        text = text.replace(token, REDACTED)
-    return _HF_TOKEN_RE.sub(REDACTED, text)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -30,8 +30,9 @@ from pathlib import Path
 
 from interplay_hf.atomic_io import write_text
 from interplay_hf.errors import ConfigError
-from interplay_hf.pipeline_placement import apply_placement
+from interplay_hf.pipeline_placement import placed_plan
 from interplay_hf.pipeline_plan import Plan, PlannedStage, build_plan, check_stage_fields, write_merged_recipe
+from interplay_hf.redact import redact, redact_argv, redact_env, scrub
 
 DONE_FILE = ".done"
 STARTED_FILE = "stage.json"
@@ -166,8 +167,8 @@ def _why_changed(stage: PlannedStage, plan: Plan, marker: dict) -> str:
 def command_text(stage: PlannedStage) -> str:
     """The command as a shell line: a shell stage's own line, else the words quoted for copy-paste."""
     if stage.type == "shell":
-        return stage.command[2]
-    return shlex.join(stage.command)
+        return scrub(stage.command[2])
+    return shlex.join(redact_argv(stage.command))
 
 
 def format_plan(plan: Plan, decisions: list[Decision]) -> str:
@@ -179,7 +180,8 @@ def format_plan(plan: Plan, decisions: list[Decision]) -> str:
     lines.append(f"  run folder: {plan.run_dir}")
     placed = sorted({s.placement for s in plan.stages if s.placement})
     if placed:
-        lines.append(f"  placement of sft/grpo stages: {', '.join(placed)} (not part of the hashes)")
+        lines.append(f"  placement of sft/grpo stages: {', '.join(placed)} (hashed only where it changes results: "
+                     "a GRPO stage's process count)")
     if plan.budget:
         lines.append(f"  budget: {plan.budget['total_samples']} samples per split")
     lines.append("")
@@ -198,10 +200,13 @@ def format_plan(plan: Plan, decisions: list[Decision]) -> str:
             lines.append(f"      # {' '.join(s.description.split())}")
         if s.budget_note:
             lines.append(f"      # budget: {s.budget_note}")
+        if s.batch_line:
+            lines.append(f"      {s.batch_line}")
+            lines.append(f"      # on {s.processes or 1} process{'es' if (s.processes or 1) > 1 else ''}")
         if s.recipe_overrides is not None:
             lines.append(f"      # recipe: {s.recipe} + recipe_overrides {json.dumps(s.recipe_overrides)}")
         if s.env:
-            lines.append("      # env: " + " ".join(f"{k}={v}" for k, v in s.env.items()))
+            lines.append("      # env: " + " ".join(f"{k}={v}" for k, v in redact_env(s.env).items()))
         lines.append("      " + command_text(s))
     return "\n".join(lines)
 
@@ -289,8 +294,8 @@ def run_stage(plan: Plan, stage: PlannedStage, decision: Decision, echo: bool = 
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S")
     write_marker(stage.output_dir / STARTED_FILE, {
         "stage": stage.name, "type": stage.type, "hash": stage.hash, "inputs": inputs,
-        "input_hashes": _input_hashes(stage, plan), "command": stage.command, "started_at": started_at,
-        "config": stage.hash_parts,  # what the hash covers, for `why did this re-run?`
+        "input_hashes": _input_hashes(stage, plan), "command": redact_argv(stage.command), "started_at": started_at,
+        "config": redact(stage.hash_parts),  # what the hash covers, for `why did this re-run?`
         "placement": stage.placement,
     })
     if stage.recipe_overrides is not None:
@@ -372,7 +377,8 @@ def report_files(plan: Plan) -> list[Path]:
 
 
 def headline(markdown: str, max_lines: int = 30) -> str:
-    """The first pass@k table of a report, with its heading (else its first table): the headline numbers."""
+    """A report's plain-language summary lines, then its first pass@k table with its heading (else its first
+    table): the headline numbers."""
     tables: list[tuple[str, list[str]]] = []
     heading, table = "", []
     for line in markdown.splitlines() + [""]:
@@ -384,10 +390,11 @@ def headline(markdown: str, max_lines: int = 30) -> str:
             table = []
         if line.startswith("#"):
             heading = line
+    summary = [line for line in markdown.split("\n## ", 1)[0].splitlines() if line[:3] in ("1. ", "2. ", "3. ")]
     if not tables:
-        return ""
+        return "\n".join(summary)
     heading, table = next((t for t in tables if "@1" in t[1][0]), tables[0])
-    return "\n".join(([heading] if heading else []) + table[:max_lines])
+    return "\n".join(summary + ([""] if summary else []) + ([heading] if heading else []) + table[:max_lines])
 
 
 @contextlib.contextmanager
@@ -422,11 +429,10 @@ def run_pipeline(path: str | Path, runs_dir: str | Path = "runs", only: list[str
 
     ``placement`` (e.g. ``"gpu"``) re-targets the training stages; see :mod:`interplay_hf.pipeline_placement`.
     """
-    plan = build_plan(path, runs_dir)
     if placement is not None:
-        apply_placement(plan, placement, num_processes)
-    elif num_processes is not None:
-        raise ConfigError("--num-processes: only with --placement (the recipe sets each stage's processes)")
+        plan = placed_plan(path, runs_dir, placement, num_processes)
+    else:
+        plan = build_plan(path, runs_dir, num_processes)
     if check_fields:
         check_stage_fields(plan)
     selected = select_stages(plan, only, from_stage)

@@ -10,8 +10,14 @@ from interplay_hf.errors import ConfigError
 QUICKSTART_RECIPE = Path("recipes") / "quickstart" / "pipeline.yaml"
 
 
-def _split(text: str | None) -> list[str] | None:
-    return [part.strip() for part in text.split(",") if part.strip()] if text else None
+def _split(text: str | None, flag: str = "--only") -> list[str] | None:
+    """Comma-separated stage names; an empty list is an error (it would otherwise mean "every stage")."""
+    if text is None:
+        return None
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise ConfigError(f"{flag} {text!r}: names no stage; give stage names (see --dry-run) or drop {flag}")
+    return names
 
 
 def quickstart_recipe() -> Path:
@@ -54,7 +60,9 @@ def register(subparsers) -> None:
                         "accelerate_configs/ddp.yaml, bf16, gradient accumulation keeping the global batch "
                         "(e.g. pre-train on a GPU, then run the rest on a CPU: finished stages are skipped)")
     parser.add_argument("--num-processes", type=int, default=None,
-                        help="processes (GPUs) for the placed stages (default 1)")
+                        help="processes (GPUs or CPU ranks) for the training and evaluation stages (with --placement: "
+                        "for the placed stages, default 1); training stages keep their recipe's global batch, and a "
+                        "count that does not divide it is refused")
     parser.set_defaults(func=_run_pipeline)
 
     if "quickstart" in getattr(subparsers, "choices", {}):
@@ -73,6 +81,8 @@ def register(subparsers) -> None:
 def _run_pipeline(args: argparse.Namespace) -> int:
     from interplay_hf.pipeline import run_pipeline
 
+    if args.from_stage is not None and not args.from_stage.strip():
+        raise ConfigError("--from '': names no stage; give the stage to start from (see --dry-run) or drop --from")
     return run_pipeline(args.recipe, runs_dir=args.runs_dir, only=_split(args.only), from_stage=args.from_stage,
                         force=args.force, dry_run=args.dry_run, placement=args.placement,
                         num_processes=args.num_processes)

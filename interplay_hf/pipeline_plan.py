@@ -27,6 +27,8 @@ from typing import Any
 
 from interplay_hf import __version__
 from interplay_hf.errors import ConfigError
+from interplay_hf.pipeline_batch import TRAIN_TYPES, accelerate_processes, check_process_count, plan_batch
+from interplay_hf.versions import major_minor
 from interplay_hf.yaml_io import load_yaml_mapping
 
 # ---------------------------------------------------------------------------------------------------
@@ -155,6 +157,8 @@ class PlannedStage:
     hash_parts: dict[str, Any] = field(default_factory=dict)
     where: str = ""  # the YAML path of the stage, for error messages
     placement: str | None = None  # set by pipeline_placement.apply_placement (not hashed)
+    processes: int | None = None  # processes the stage runs on (accelerate stages)
+    batch_line: str = ""  # sft/grpo: "global batch: ...", the same for every process count
 
     @property
     def log_path(self) -> Path:
@@ -262,8 +266,15 @@ def load_pipeline_yaml(path: str | Path) -> dict:
     return load_yaml_mapping(path, "pipeline recipe")
 
 
-def build_plan(path: str | Path, runs_dir: str | Path = "runs") -> Plan:
-    """Parse, validate and order a pipeline YAML; raise ConfigError before anything runs."""
+def build_plan(path: str | Path, runs_dir: str | Path = "runs", num_processes: int | None = None,
+               process_types: tuple[str, ...] = ACCELERATE_TYPES) -> Plan:
+    """Parse, validate and order a pipeline YAML; raise ConfigError before anything runs.
+
+    ``num_processes`` runs the stages of ``process_types`` on that many processes; training stages keep
+    their global batch (:mod:`interplay_hf.pipeline_batch`).
+    """
+    if num_processes is not None:
+        check_process_count(num_processes)
     path = Path(path).resolve()
     data = load_pipeline_yaml(path)
     _check_keys(data, TOP_LEVEL_KEYS, "pipeline")
@@ -322,8 +333,11 @@ def build_plan(path: str | Path, runs_dir: str | Path = "runs") -> Plan:
     stages: dict[str, PlannedStage] = {}
     for stage_name, (base, variant, body) in bodies.items():
         where = f"stages.{base}" + (f".matrix.{variant}" if variant else "")
+        override = num_processes if body["type"] in process_types else None
         stages[stage_name] = _plan_stage(stage_name, base, variant, body, defaults, where, root, output_dirs,
-                                         output_paths, variants_of, budget)
+                                         output_paths, variants_of, budget, override)
+        if body["type"] in TRAIN_TYPES:
+            _fix_global_batch(stages[stage_name], root)
 
     # 3. Order topologically; 4. hash in that order (a stage's hash includes its inputs' hashes).
     order = _topological_order(stages)
@@ -336,7 +350,8 @@ def build_plan(path: str | Path, runs_dir: str | Path = "runs") -> Plan:
 def check_stage_fields(plan: Plan) -> None:
     """Every arg of a training or eval stage is a field of its script, so a typo fails now, not after a launch.
 
-    Imports TRL (seconds) only when the plan has sft/grpo stages; flags of the other CLIs are checked by them.
+    Imports TRL (seconds) only when the plan has sft/grpo stages; interplay-hf stages are checked against the
+    argparse parser of their sub-command.
     """
     from dataclasses import fields
 
@@ -356,6 +371,19 @@ def check_stage_fields(plan: Plan) -> None:
                 if key.replace("-", "_") not in eval_fields:
                     raise ConfigError(f"{stage.where}.args.{key}: not a flag of interplay_hf.evaluation.run; "
                                       f"flags: {', '.join(sorted(eval_fields))}")
+        elif STAGE_TYPES[stage.type].program == "interplay-hf":
+            _check_cli_args(stage, STAGE_TYPES[stage.type])
+
+
+def _check_cli_args(stage: PlannedStage, stage_type: StageType) -> None:
+    """Args of an ``interplay-hf`` stage are flags of its sub-command (or its positional arguments)."""
+    from interplay_hf.cli import subcommand_flags
+
+    flags = subcommand_flags(stage_type.base)
+    for key in stage.args:
+        if key not in stage_type.positional and "--" + key.replace("_", "-") not in flags:
+            raise ConfigError(f"{stage.where}.args.{key}: not a flag of `interplay-hf {' '.join(stage_type.base)}`; "
+                              f"flags: {', '.join(sorted(f[2:] for f in flags if f.startswith('--') and f != '--help'))}")
 
 
 def _check_budget(raw: Any, bodies: dict, variants_of: dict[str, list[str]]) -> dict | None:
@@ -415,7 +443,7 @@ def _check_budget(raw: Any, bodies: dict, variants_of: dict[str, list[str]]) -> 
 
 
 def _plan_stage(name, base, variant, body, defaults, where, root, output_dirs, output_paths, variants_of,
-                budget) -> PlannedStage:
+                budget, processes_override: int | None = None) -> PlannedStage:
     stage_type = STAGE_TYPES[body["type"]]
     args = body.get("args") or {}
     if not isinstance(args, dict):
@@ -480,8 +508,8 @@ def _plan_stage(name, base, variant, body, defaults, where, root, output_dirs, o
             field_name = "accelerate_config" if "accelerate_config" in body else "defaults.accelerate_config"
             raise ConfigError(f"{where if field_name == 'accelerate_config' else 'defaults'}.accelerate_config: "
                               f"file {accelerate_config!r} not found (paths are relative to {root})")
-        if num_processes is not None and (not isinstance(num_processes, int) or num_processes < 1):
-            raise ConfigError(f"{where}.num_processes: a positive integer")
+        if num_processes is not None:
+            check_process_count(num_processes, f"{where}.num_processes")
         if not isinstance(launch_args, list) or not all(isinstance(a, (str, int, float)) for a in launch_args):
             raise ConfigError(f"{where}.launch_args: a list of strings (extra `accelerate launch` flags)")
     else:
@@ -532,11 +560,29 @@ def _plan_stage(name, base, variant, body, defaults, where, root, output_dirs, o
     context = {"root": root, "output_dirs": output_paths, "variants_of": variants_of, "self": stage}
     if overrides is not None:
         stage.recipe_overrides = _resolve(overrides, context)
-    stage.command = _render_command(stage, stage_type, body, accelerate_config, num_processes, launch_args, context)
+    launched = processes_override if processes_override is not None else num_processes
+    if body["type"] in ACCELERATE_TYPES:
+        stage.processes = launched if launched is not None else accelerate_processes(root, accelerate_config)
+    stage.command = _render_command(stage, stage_type, body, accelerate_config, launched, launch_args, context)
     stage.hash_parts = {"recipe_overrides": overrides, "accelerate_config": accelerate_config,
                         "num_processes": num_processes,
                         "launch_args": [str(a) for a in launch_args], "command": command_text}
     return stage
+
+
+def _fix_global_batch(stage: PlannedStage, root: Path) -> None:
+    """Lay the recipe's global batch out on the stage's processes (flags appended to its command); GRPO's
+    process count enters the hash when it differs from the recipe's, since each rank samples its own stream."""
+    reference = stage.hash_parts["num_processes"] or 1
+    batch = plan_batch(stage, root, stage.processes or 1, reference)
+    if batch is None:
+        stage.batch_line = "global batch: set at run time (the recipe is written by an input stage)"
+        return
+    stage.batch_line = batch.line
+    for key, value in batch.script_flags.items():
+        stage.command += [f"--{key}", str(value)]
+    if stage.type == "grpo" and batch.processes != reference:
+        stage.hash_parts["world_size"] = batch.processes
 
 
 def _collect_refs(value: Any, where: str, refs: list[str], output_dirs, variants_of, in_shell: bool = False) -> None:
@@ -792,6 +838,8 @@ def _hash_stage(stage: PlannedStage, stages: dict[str, PlannedStage], root: Path
         "inputs": {name: stages[name].hash for name in stage.inputs},
         "version": __version__,
     }
+    if stage.type in ("sft", "grpo"):  # a TRL upgrade can change what the same recipe trains
+        parts["trl"] = major_minor("trl")
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     stage.hash = hashlib.sha256(blob).hexdigest()
     stage.hash_parts = parts

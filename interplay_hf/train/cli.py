@@ -15,6 +15,7 @@ from pathlib import Path
 
 from interplay_hf.cli_guard import debug_requested, run_launched
 from interplay_hf.errors import ConfigError
+from interplay_hf.redact import redact_argv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ACCELERATE_CONFIG = "accelerate_configs/cpu.yaml"
@@ -109,7 +110,7 @@ def run_train(args) -> int:
     # Everything is checked here, for the launch's world size, before processes start.
     parse_stage_args(args.stage_name, ["--config", args.config, *overrides], world_size=num_processes)
     cmd = launch_command(args.stage_name, args.config, config_path, num_processes, on_cpu, overrides)
-    print(" ".join(shlex.quote(c) for c in cmd), flush=True)
+    print(shlex.join(redact_argv(cmd)), flush=True)
     if args.dry_run:
         return 0
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}

@@ -178,7 +178,7 @@ class GRPOStageArguments(StageArguments):
             try:
                 self.reward_kwargs = json.loads(self.reward_kwargs)
             except json.JSONDecodeError as err:
-                raise ConfigError(f"reward_kwargs: not valid JSON ({err}); e.g. '{{\"mixed\": {{\"alpha\": 0.2}}}}'.") from None from None
+                raise ConfigError(f"reward_kwargs: not valid JSON ({err}); e.g. '{{\"mixed\": {{\"alpha\": 0.2}}}}'.") from None
         if self.reward_kwargs is None:
             self.reward_kwargs = {}
 
@@ -437,6 +437,9 @@ def save_recipe(path: str | os.PathLike, script_args, training_args, model_args,
     """Write ``recipe.yaml`` (re-runnable with ``--config``), with derived facts as leading comments."""
     import yaml
 
-    text = yaml.safe_dump(resolved_recipe(script_args, training_args, model_args), sort_keys=False)
+    from interplay_hf.redact import is_secret_key
+
+    recipe = resolved_recipe(script_args, training_args, model_args)  # a token is never saved (or pushed)
+    text = yaml.safe_dump({k: v for k, v in recipe.items() if not is_secret_key(k)}, sort_keys=False)
     header = "".join(f"# {line}\n" for line in comments)
     Path(path).write_text(header + text, encoding="utf-8")

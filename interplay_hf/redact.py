@@ -1,0 +1,81 @@
+"""Keeping secrets out of everything we print or write: plans, logs, recipes, cards, error messages.
+
+A token can reach us from the environment (``HF_TOKEN``, a stage's ``env:``), a recipe key
+(``hub_token``) or a command-line override (``--hub_token hf_...``); each path goes through one of
+these functions before it is shown or saved.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+REDACTED = "<redacted>"
+
+# Keys whose values are secrets wherever they appear in a recipe (TrainingArguments has hub_token).
+_SECRET_KEYS = {"token", "hub_token", "hf_token", "use_auth_token", "auth_token", "access_token", "api_key", "password"}
+_SECRET_KEY_RE = re.compile(r"(^|_)(api_key|apikey|secret|password|passwd)($|_)|_access_token$", re.IGNORECASE)
+# Environment variable names are shouting by convention; any TOKEN/KEY/SECRET/PASSWORD/CREDENTIAL part is a secret.
+_SECRET_ENV_RE = re.compile(r"(^|_)(TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH)($|_)", re.IGNORECASE)
+_HF_TOKEN_RE = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
+
+
+def is_secret_key(key: Any) -> bool:
+    """A recipe key whose value is a secret (``hub_token``, ``wandb_api_key``; not ``pad_token``)."""
+    return isinstance(key, str) and (key.lower() in _SECRET_KEYS or bool(_SECRET_KEY_RE.search(key)))
+
+
+def redact(obj: Any) -> Any:
+    """A copy of a recipe with secret-looking keys and Hub tokens replaced by ``<redacted>``."""
+    if isinstance(obj, dict):
+        return {key: REDACTED if is_secret_key(key) and value not in (None, "", False) else redact(value)
+                for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [redact(v) for v in obj]
+    if isinstance(obj, str):
+        return scrub(obj)
+    return obj
+
+
+def _known_tokens() -> list[str]:
+    """The secrets this process holds: the Hub login and every secret-named environment variable."""
+    found = [v for k, v in os.environ.items() if _SECRET_ENV_RE.search(k) and len(v) >= 8]
+    try:
+        from huggingface_hub import get_token
+
+        token = get_token()
+    except Exception:  # noqa: BLE001 - a broken token store must not stop an error message from printing
+        token = None
+    return [token, *found] if token and len(token) >= 4 else found
+
+
+def scrub(text: str) -> str:
+    """``text`` without the active Hub token, secret environment values and ``hf_…`` tokens."""
+    for token in sorted(set(_known_tokens()), key=len, reverse=True):
+        text = text.replace(token, REDACTED)
+    return _HF_TOKEN_RE.sub(REDACTED, text)
+
+
+def redact_env(env: Mapping[str, str]) -> dict[str, str]:
+    """An environment block fit to print: values of secret-named variables hidden, tokens scrubbed elsewhere."""
+    return {k: REDACTED if _SECRET_ENV_RE.search(k) and v else scrub(str(v)) for k, v in env.items()}
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """A command line fit to print: the value after ``--hub_token`` (or ``--hub_token=...``) hidden."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        name, eq, _ = arg.partition("=")
+        if arg.startswith("--") and is_secret_key(name[2:].replace("-", "_")):
+            out.append(f"{name}={REDACTED}" if eq else arg)
+            hide_next = not eq
+            continue
+        out.append(scrub(arg))
+    return out
