@@ -1,0 +1,83 @@
+"""The paper-scale recipes carry the official configuration (recipes/paper/README.md cites each source)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from interplay_hf.pipeline_plan import build_plan
+from interplay_hf.train.config import parse_stage_args
+
+REPO = Path(__file__).resolve().parent.parent
+GRPO_100M = sorted((REPO / "recipes/train").glob("grpo_qwen2-100m*.yaml"))
+SFT_100M = sorted((REPO / "recipes/train").glob("*train_qwen2-100m*.yaml"))
+
+
+def _parse(stage: str, path: Path, *overrides: str):
+    """The real parser; GPU-only flags (bf16, vLLM) are switched off so that a CPU machine checks the rest."""
+    import torch
+
+    gpu_off = [] if torch.cuda.is_available() else ["--use_cpu", "true", "--use_vllm", "false"][: 4 if stage == "grpo" else 2]
+    return parse_stage_args(stage, ["--config", str(path), *gpu_off, *overrides], check_paths=False)
+
+
+@pytest.mark.parametrize("path", GRPO_100M, ids=lambda p: p.stem)
+def test_paper_grpo_recipes_use_the_official_verl_settings(path):
+    script, train, _ = _parse("grpo", path)
+    assert script.reward_funcs == ["outcome"]  # verl compute_score: the answer string only
+    assert train.weight_decay == 0.01 and train.adam_beta1 == 0.9 and train.adam_beta2 == 0.999
+    assert train.delta == 3.0 and train.epsilon == 0.2 and train.loss_type == "dapo"
+    assert script.stop_at_answer_close is False  # rollouts run to EOS
+    assert train.learning_rate == 1e-6 and train.beta == 0.001 and train.num_generations == 6
+
+
+@pytest.mark.parametrize("path", SFT_100M, ids=lambda p: p.stem)
+def test_paper_sft_recipes_use_the_transformers_adam_defaults_as_llama_factory_does(path):
+    _, train, _ = _parse("sft", path)
+    assert (train.adam_beta1, train.adam_beta2, train.weight_decay) == (0.9, 0.999, 0.1)
+
+
+def test_rewards_per_paper_pipeline(tmp_path):
+    """Outcome-only where the official runs were (extrapolation, mid-training vs RL); process rewards where studied."""
+    def rewards(name: str) -> dict[str, list[str]]:
+        plan = build_plan(REPO / f"recipes/paper/{name}/pipeline.yaml", tmp_path)
+        out = {}
+        for stage in plan.stages:
+            if stage.type == "grpo":
+                script, _, _ = _parse("grpo", REPO / stage.recipe, *_flags(stage.args))
+                out[stage.name] = script.reward_funcs
+        return out
+
+    assert set(map(tuple, rewards("extrapolation").values())) == {("outcome",)}
+    assert set(map(tuple, rewards("midtrain_vs_rl").values())) == {("outcome",)}
+    assert set(map(tuple, rewards("context").values())) == {("strict",)}
+    assert sorted(map(tuple, rewards("process_reward").values())) == [
+        ("mixed",), ("mixed",), ("mixed",), ("outcome",), ("strict",)]
+
+
+def _flags(args: dict) -> list[str]:
+    import json
+
+    words: list[str] = []
+    for key in ("reward_funcs", "reward_kwargs"):
+        if key in args:
+            value = args[key]
+            words += [f"--{key}", *value] if isinstance(value, list) else [f"--{key}", json.dumps(value)]
+    return words
+
+
+def test_rollouts_end_at_eos_when_the_recipe_says_so(tiny_tokenizer):
+    """A checkpoint saved with ``</answer>`` as a stop keeps only EOS once stop_at_answer_close is false."""
+    from types import SimpleNamespace
+
+    from interplay_hf.train.common import load_model
+
+    model_args = SimpleNamespace(model_name_or_path=None, dtype=None, attn_implementation=None, model_revision=None)
+    training_args = SimpleNamespace(seed=0, trust_remote_code=False)
+    stops = load_model(SimpleNamespace(model_preset="qwen2-300k", model_subfolder=None, stop_at_answer_close=True),
+                       model_args, training_args, tiny_tokenizer)
+    eos_only = load_model(SimpleNamespace(model_preset="qwen2-300k", model_subfolder=None,
+                                          stop_at_answer_close=False), model_args, training_args, tiny_tokenizer)
+    assert stops.generation_config.eos_token_id == [3, 9]
+    assert eos_only.generation_config.eos_token_id == [tiny_tokenizer.eos_token_id] == [3]
