@@ -33,6 +33,7 @@ from interplay_hf.evaluation.sampling import (
     stop_config,
     uniform_reference,
 )
+from interplay_hf.versions import library_versions
 
 REPO_ROOT = Path(__file__).parent.parent
 ROWS = REPO_ROOT / "tests" / "fixtures" / "official_rows.jsonl"  # ops 2-20 x 3 contexts, one problem each
@@ -157,6 +158,7 @@ def test_counts_and_summary_follow_the_verifier(tiny_model_dir, tmp_path, monkey
     scripted(monkeypatch)
     cfg = cfg_for(tiny_model_dir, tmp_path, ops="2-20", n=4, k="1,2,4")
     results = evaluate(cfg)
+    assert results["versions"] == library_versions()  # torch, transformers, trl, ... of this run
     problems = results["problems"]
     assert len(problems) == 57 and [p["index"] for p in problems] == list(range(57))
     for p in problems:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from interplay_hf.versions import versions_comment
+
 pytestmark = pytest.mark.slow
 REPO_ROOT = Path(__file__).parent.parent
 
@@ -99,6 +101,7 @@ def test_pretraining_lowers_the_loss_and_saves_a_loadable_model(stage_data, tmp_
     assert (out / "model.safetensors").is_file() and not (out / "README.md").exists()
     recipe = yaml.safe_load((out / "recipe.yaml").read_text())
     assert recipe["model_preset"] == "qwen2-300k" and recipe["packing_document_mask"] is True
+    assert f"# {versions_comment()}\n" in (out / "recipe.yaml").read_text()  # library versions, as a comment
 
 
 def test_a_killed_run_resumes_from_its_last_complete_checkpoint(stage_data, tmp_path):

@@ -28,6 +28,7 @@ from interplay_hf.atomic_io import append_jsonl, read_jsonl, write_json, write_j
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.config import EvalConfig, add_dataclass_arguments, config_from_args
 from interplay_hf.evaluation.passk import regime_of
+from interplay_hf.versions import library_versions
 
 logger = logging.getLogger("interplay_hf.evaluation")
 PARTIAL = ".partial"
@@ -248,6 +249,7 @@ def build_results(cfg: EvalConfig, records: list[dict], problems, run_info: dict
         "regimes": cfg.regimes,
         "chance": {"source": source, "estimator": "1 - (1 - p(answer))^k, p per op"},
         "intervals": cfg.intervals.record(),
+        "versions": library_versions(),
         "run": run_info,
         "problems": records,
         "summary": summarize(records, cfg.k, cfg.regimes, cfg.intervals),

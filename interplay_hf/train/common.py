@@ -262,6 +262,7 @@ def world_size(training_args) -> int:
 def finish(trainer, train_result, script_args, training_args, model_args, comments: list[str]) -> None:
     """Metrics and state, the final model + tokenizer at the top of output_dir, recipe.yaml, optional push."""
     from interplay_hf.train.config import save_recipe
+    from interplay_hf.versions import versions_comment
 
     metrics = train_result.metrics
     trainer.log_metrics("train", metrics)
@@ -269,7 +270,8 @@ def finish(trainer, train_result, script_args, training_args, model_args, commen
     trainer.save_state()
     trainer.save_model(training_args.output_dir)
     if trainer.accelerator.is_main_process:
-        save_recipe(os.path.join(training_args.output_dir, "recipe.yaml"), script_args, training_args, model_args, comments)
+        save_recipe(os.path.join(training_args.output_dir, "recipe.yaml"), script_args, training_args, model_args,
+                    [*comments, versions_comment()])
         logger.info("Model, tokenizer and recipe.yaml saved to %s", training_args.output_dir)
     if training_args.push_to_hub:
         trainer.push_to_hub()
