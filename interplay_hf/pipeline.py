@@ -424,15 +424,17 @@ def run_lock(plan: Plan):
 def run_pipeline(path: str | Path, runs_dir: str | Path = "runs", only: list[str] | None = None,
                  from_stage: str | None = None, force: bool = False, dry_run: bool = False,
                  echo: bool = True, say=print, check_fields: bool = True, placement: str | None = None,
-                 num_processes: int | None = None) -> int:
+                 num_processes: int | None = None, smoke: bool = False) -> int:
     """Plan (always validated first), then either print the plan or run it and print a summary.
 
     ``placement`` (e.g. ``"gpu"``) re-targets the training stages; see :mod:`interplay_hf.pipeline_placement`.
     """
     if placement is not None:
+        if smoke:
+            raise ConfigError("--smoke runs every stage on the CPU; drop --placement")
         plan = placed_plan(path, runs_dir, placement, num_processes)
     else:
-        plan = build_plan(path, runs_dir, num_processes)
+        plan = build_plan(path, runs_dir, num_processes, smoke=smoke)
     if check_fields:
         check_stage_fields(plan)
     selected = select_stages(plan, only, from_stage)

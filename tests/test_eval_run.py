@@ -33,6 +33,7 @@ from interplay_hf.evaluation.sampling import (
     stop_config,
     uniform_reference,
 )
+from interplay_hf.evaluation.stats import BootstrapSpec
 from interplay_hf.versions import library_versions
 
 REPO_ROOT = Path(__file__).parent.parent
@@ -170,7 +171,8 @@ def test_counts_and_summary_follow_the_verifier(tiny_model_dir, tmp_path, monkey
         assert p["greedy_outcome"] is True and p["greedy_process"] is True
         assert p["error_counts"]["missing"] == 4 - good
     on_disk = json.loads((tmp_path / "results.json").read_text())
-    assert on_disk["summary"] == summarize(on_disk["problems"], on_disk["k"], on_disk["regimes"])  # recomputes
+    spec = BootstrapSpec.from_record(on_disk["intervals"])
+    assert on_disk["summary"] == summarize(on_disk["problems"], on_disk["k"], on_disk["regimes"], spec)  # recomputes
     assert set(on_disk["summary"]["per_regime"]) == {"ID", "OOD-edge", "OOD-hard"}
     assert BLOCK_KEYS <= set(on_disk["summary"]["overall"])
     assert on_disk["summary"]["overall"]["greedy_process_pass@1"] == 1.0
@@ -202,7 +204,7 @@ def test_resume_after_a_crash_gives_the_same_results(tiny_model_dir, tmp_path, m
 def test_tiny_model_end_to_end_and_two_processes_agree(tiny_model_dir, tmp_path):
     one = evaluate(cfg_for(tiny_model_dir, tmp_path / "one", plots=True))
     assert one["n"] == 4 and one["k"] == [1, 2, 4] and len(one["problems"]) == 9
-    assert one["summary"] == summarize(one["problems"], one["k"], one["regimes"])
+    assert one["summary"] == summarize(one["problems"], one["k"], one["regimes"], BootstrapSpec.from_record(one["intervals"]))
     assert all(p["n"] == 4 and p["generated_tokens"] <= 4 * 8 for p in one["problems"])
     for name in ("pass_at_k_vs_op.png", "pass_at_k_vs_k.png", "pass_at_k_vs_op_zoo.png"):
         assert_png(tmp_path / "one" / "plots" / name)

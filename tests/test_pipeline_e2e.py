@@ -102,6 +102,7 @@ def test_a_tiny_pipeline_runs_every_stage_type_and_a_rerun_skips_them_all(tmp_pa
     assert results["n"] == 2 and results["summary"]["overall"]["num_problems"] == 4
     assert (run_dir / "report/report.md").exists()
     assert "Report: " in out and "proc@1" in out  # the summary ends with the headline table
+    assert "1. **rl** writes a fully correct solution" in out  # after the plain-language summary
 
     lines.clear()
     assert run_pipeline(path, runs_dir=runs, echo=False, say=lines.append, check_fields=False) == 0

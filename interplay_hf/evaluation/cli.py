@@ -20,14 +20,30 @@ def register(subparsers) -> None:
         description=run_module.__doc__.split("\n")[0] + " Multi-process: accelerate launch -m interplay_hf.evaluation.run.",
     )
     run_module.build_arg_parser(p)
-    p.set_defaults(func=run_module.run_from_args)
+    p.set_defaults(func=run_eval)
 
     p = subparsers.add_parser("report", help="compare eval runs (e.g. base vs RL) in one table and plots")
     p.add_argument("eval_dirs", nargs="+", help="eval output directories (each with results.json)")
     p.add_argument("--labels", default=None, help="comma-separated names, one per directory (default: directory names)")
     p.add_argument("--k", default=None, help="k values (≤ the smallest n); default: those the runs were evaluated at")
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, help="where report.md/json and plots/ go")
+    p.add_argument("--paired", action="store_true",
+                   help="require paired differences: refuse runs evaluated on different problems (default: unpaired then)")
+    p.add_argument("--bootstrap-resamples", "--bootstrap_resamples", dest="bootstrap_resamples", type=int, default=1000,
+                   help="bootstrap resamples over problems for the intervals (default 1000)")
+    p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
     p.set_defaults(func=run_report)
+
+    p = subparsers.add_parser(
+        "findings",
+        help="check the paper's claims against eval results: paired change b - a with its 95%% interval per claim",
+    )
+    p.add_argument("spec", help="findings spec YAML (e.g. recipes/mini/findings.yaml)")
+    p.add_argument("--output", default=None, help="write findings.json here (e.g. recipes/mini/results/findings.json)")
+    p.add_argument("--root", default=None, help="folder the spec's result paths are relative to (default: current)")
+    p.add_argument("--bootstrap-resamples", "--bootstrap_resamples", dest="bootstrap_resamples", type=int, default=1000,
+                   help="bootstrap resamples over problems (default 1000)")
+    p.set_defaults(func=run_findings)
 
     p = subparsers.add_parser(
         "select-edge",
@@ -50,13 +66,54 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_select_edge)
 
 
+def resolve_released_args(args: argparse.Namespace) -> argparse.Namespace:
+    """``--released NAME`` turned into --model/--subfolder/--revision and the checkpoint's eval set, here at the
+    entry point: the catalogue belongs to the Hub layer, above evaluation (docs/architecture.md)."""
+    from interplay_hf.released import resolve_released_eval
+
+    keys = ("released", "model", "subfolder", "revision", "data", "ops", "contexts")
+    resolved = resolve_released_eval({key: getattr(args, key, None) for key in keys})
+    return argparse.Namespace(**{**vars(args), **resolved})
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from interplay_hf.evaluation import run as run_module
+
+    return run_module.run_from_args(resolve_released_args(args))
+
+
+def eval_main(argv: list[str] | None = None) -> int:
+    """``python -m interplay_hf.evaluation.run`` (what ``accelerate launch`` runs): ``interplay-hf eval`` in each rank."""
+    from interplay_hf.cli_guard import pop_debug_flag, run_guarded
+    from interplay_hf.evaluation import run as run_module
+
+    argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
+    return run_guarded("interplay-hf eval", lambda: run_eval(run_module.build_arg_parser().parse_args(argv)), debug=debug)
+
+
 def run_report(args: argparse.Namespace) -> int:
+    from interplay_hf.evaluation.compare import compare_runs
     from interplay_hf.evaluation.passk import parse_int_list
-    from interplay_hf.evaluation.report import compare_runs
+    from interplay_hf.evaluation.stats import BootstrapSpec
 
     labels = [x for x in args.labels.split(",")] if args.labels else None
-    report = compare_runs(args.eval_dirs, labels, args.output_dir, parse_int_list(args.k, "--k"))
+    spec = BootstrapSpec(resamples=args.bootstrap_resamples, confidence=args.confidence)
+    report = compare_runs(args.eval_dirs, labels, args.output_dir, parse_int_list(args.k, "--k"), spec,
+                          paired=args.paired)
+    print("\n".join(report["summary_lines"]))
     print(f"compared {len(report['runs'])} runs -> {Path(args.output_dir) / 'report.md'}")
+    return 0
+
+
+def run_findings(args: argparse.Namespace) -> int:
+    from interplay_hf.evaluation.findings import findings_markdown
+    from interplay_hf.evaluation.findings import run_findings as compute
+    from interplay_hf.evaluation.stats import BootstrapSpec
+
+    result = compute(args.spec, args.output, args.root, BootstrapSpec(resamples=args.bootstrap_resamples))
+    print(findings_markdown(result))
+    if args.output:
+        print(f"-> {args.output}")
     return 0
 
 
@@ -64,6 +121,7 @@ def run_select_edge(args: argparse.Namespace) -> int:
     from interplay_hf.evaluation.edge import select_edge_command
 
     criteria = EdgeCriteria(**{name: getattr(args, name) for name in EdgeCriteria.__dataclass_fields__})
+    args = resolve_released_args(args)
     if args.results is None:
         if not args.model or not args.data:
             raise ConfigError("select-edge: give --model and --data to evaluate the base model, or --results <eval dir>")

@@ -104,8 +104,9 @@ class EvalConfig:
     vllm_tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM: GPUs per model (tensor parallel)."})
 
     def __post_init__(self) -> None:
-        if self.released:
-            self._use_released()
+        if self.released and not self.model:
+            raise ConfigError(f"--released {self.released}: not resolved; the command line resolves it (in Python: "
+                              "EvalConfig(**interplay_hf.released.resolve_released_eval({...})))")
         if self.n is None or int(self.n) <= 0:
             raise ConfigError(f"--n must be a positive number of samples per problem, got {self.n}")
         self.n = int(self.n)
@@ -139,23 +140,6 @@ class EvalConfig:
             raise ConfigError("--model is required (a local model directory or a Hub repo id), or --released <name>")
         if not self.data:
             raise ConfigError("--data is required (a data recipe YAML, a saved dataset dir or a .jsonl file)")
-
-    def _use_released(self) -> None:
-        """Resolve a released checkpoint to (repo id, subfolder) and its eval set (ops, contexts)."""
-        from interplay_hf.released import resolve_released
-
-        if self.model:
-            raise ConfigError("give either --released or --model, not both")
-        ckpt = resolve_released(self.released)
-        self.model, self.subfolder = ckpt.repo_id, ckpt.subfolder
-        self.revision = self.revision or ckpt.revision
-        if self.data is None:
-            if not PAPER_EVAL_RECIPE.is_file():
-                raise ConfigError(f"--released {self.released}: pass --data (the eval recipe {PAPER_EVAL_RECIPE} "
-                                  "is only in a source checkout)")
-            self.data = str(PAPER_EVAL_RECIPE)
-            self.ops = self.ops or list(ckpt.eval_ops)
-            self.contexts = self.contexts or list(ckpt.eval_contexts)
 
     @property
     def intervals(self) -> BootstrapSpec:

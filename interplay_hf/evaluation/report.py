@@ -1,4 +1,4 @@
-"""Markdown tables and matplotlib plots for one evaluation run, and comparisons of several runs.
+"""Markdown tables and matplotlib plots for one evaluation run (comparisons of several: ``compare``).
 
 Headline = process-verified pass@k (unbiased); outcome pass@k beside it and the chance baseline
 beside that, because at small op a blind guesser already reaches outcome pass@16 ≈ 0.97.
@@ -10,10 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from interplay_hf.atomic_io import write_json, write_text
-from interplay_hf.errors import ConfigError
-from interplay_hf.evaluation.aggregate import load_results, summarize
-from interplay_hf.evaluation.passk import parse_regimes
+from interplay_hf.atomic_io import write_text
 
 HEADLINE_NOTE = (
     "Headline: **process-verified pass@k** (unbiased estimator, every step checked against the gold graph). "
@@ -32,7 +29,10 @@ def table_ks(ks: Sequence[int], limit: int = 4) -> list[int]:
     return sorted(set(picks))
 
 
-def pct(value: float | None) -> str:
+def pct(value: float | str | None) -> str:
+    """A fraction as a percentage with one decimal; a ready-made cell (str) passes through."""
+    if isinstance(value, str):
+        return value
     return "–" if value is None else f"{100 * value:.1f}"
 
 
@@ -186,6 +186,9 @@ def plot_vs_op(per_op: dict[str, dict], ks: Sequence[int], regimes: dict, title:
         for i, k in enumerate(ks):
             color = cmap(i / max(1, len(ks) - 1))
             ax.plot(ops, [per_op[str(op)][key].get(str(k)) for op in ops], marker="o", ms=3, color=color, label=f"pass@{k}")
+            cis = [(per_op[str(op)].get(f"{key}_ci") or {}).get(str(k)) for op in ops]
+            if cis and all(ci is not None for ci in cis):  # 95% band over problems
+                ax.fill_between(ops, [c[0] for c in cis], [c[1] for c in cis], color=color, alpha=0.15, lw=0)
             if key == "outcome_pass@k" and all(per_op[str(op)]["chance_pass@k"] for op in ops):
                 ax.plot(ops, [per_op[str(op)]["chance_pass@k"].get(str(k)) for op in ops], ls="--", lw=1, color=color)
         ax.set_xlabel("op (number of operations)")
@@ -238,153 +241,3 @@ def write_run_report(results: dict, out_dir: str | Path, plots: bool = True) -> 
     write_text(out_dir / "results.md", results_markdown(results))
     if plots:
         write_run_plots(results, out_dir / "plots")
-
-
-# ------------------------------------------------------------------------------------- comparisons
-
-
-def compare_runs(run_dirs: Sequence[str], labels: Sequence[str] | None, out_dir: str | Path,
-                 ks: Sequence[int] | None = None) -> dict:
-    """report.md, report.json and plots comparing several eval runs (e.g. base vs RL variants) side by side.
-
-    Summaries are recomputed from the per-problem counts with a common k list (k ≤ the smallest n).
-    """
-    if not run_dirs:
-        raise ConfigError("report: give at least one eval directory")
-    runs = [load_results(d) for d in run_dirs]
-    if labels is None:
-        labels = [Path(d).name or str(d) for d in run_dirs]
-    if len(labels) != len(runs):
-        raise ConfigError(f"--labels has {len(labels)} names for {len(runs)} eval directories; give one per directory")
-    if len(set(labels)) != len(labels):
-        raise ConfigError(f"--labels must be distinct, got {list(labels)}")
-    n_min = min(r["n"] for r in runs)
-    if ks is None:
-        ks = sorted({k for r in runs for k in r["k"] if k <= n_min}) or [1]
-    if max(ks) > n_min:
-        raise ConfigError(f"report: k = {max(ks)} exceeds the smallest n ({n_min}) among the runs; lower --k")
-    regimes = parse_regimes(runs[0].get("regimes"))
-    summaries = {lab: summarize(r["problems"], ks, regimes) for lab, r in zip(labels, runs)}
-    id_sets = [frozenset(p["id"] for p in r["problems"]) for r in runs]
-    same_set = all(s == id_sets[0] for s in id_sets)
-
-    out_dir = Path(out_dir)
-    tks = table_ks(ks)
-    cols = _metric_columns(tks, chance=False)
-    lines = [
-        "# Evaluation comparison",
-        "",
-        "| label | model | data | n |",
-        "|---|---|---|---|",
-    ]
-    for lab, r in zip(labels, runs):
-        model = r["model"] + (f" / {r['subfolder']}" if r.get("subfolder") else "")
-        lines.append(f"| {lab} | {model} | {r['data']} | {r['n']} |")
-    lines += ["", HEADLINE_NOTE, ""]
-    if not same_set:
-        lines += ["**Warning:** the runs were evaluated on different problem sets; compare with care.", ""]
-    first = summaries[labels[0]]
-    lines += ["## Per regime", ""]
-    for name in list(regimes) + ["all"]:
-        rows = []
-        for lab in labels:
-            blk = summaries[lab]["overall"] if name == "all" else summaries[lab]["per_regime"].get(name)
-            if blk:
-                rows.append(([lab], blk))
-        if rows:
-            chance = (first["overall"] if name == "all" else first["per_regime"].get(name) or {}).get("chance_pass@k", {})
-            chance_txt = ", ".join(f"@{k} {pct(chance.get(str(k)))}" for k in tks) if chance else "–"
-            span = "" if name == "all" else f" (op {regimes[name][0]}–{regimes[name][1]})"
-            lines += [f"### {name}{span} — chance: {chance_txt}", "", _table(rows, ["run"], cols), ""]
-    lines += ["## Error types per regime", "",
-              "Percentage of samples showing each error (a sample can show several): what process rewards should "
-              "reduce.", ""]
-    for name in list(regimes) + ["all"]:
-        rows = [([lab], summaries[lab]["overall"] if name == "all" else summaries[lab]["per_regime"][name])
-                for lab in labels if name == "all" or name in summaries[lab]["per_regime"]]
-        if rows:
-            lines += [f"### {name}", "", _error_table(rows, ["run"]), ""]
-    headline = [tks[0], tks[-1]] if len(tks) > 1 else tks
-    lines += ["## Per op: process-verified pass@k", ""]
-    header = ["op", "chance@" + str(headline[-1])] + [f"{lab} proc@{k}" for lab in labels for k in headline]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    all_ops = sorted({int(op) for s in summaries.values() for op in s["per_op"]})
-    for op in all_ops:
-        chance = first["per_op"].get(str(op), {}).get("chance_pass@k", {}).get(str(headline[-1]))
-        cells = [str(op), pct(chance)]
-        for lab in labels:
-            blk = summaries[lab]["per_op"].get(str(op))
-            cells += [pct(blk["process_pass@k"].get(str(k))) if blk else "–" for k in headline]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "## Per op: outcome pass@k", ""]
-    header = ["op", "chance@" + str(headline[-1])] + [f"{lab} out@{k}" for lab in labels for k in headline]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for op in all_ops:
-        chance = first["per_op"].get(str(op), {}).get("chance_pass@k", {}).get(str(headline[-1]))
-        cells = [str(op), pct(chance)]
-        for lab in labels:
-            blk = summaries[lab]["per_op"].get(str(op))
-            cells += [pct(blk["outcome_pass@k"].get(str(k))) if blk else "–" for k in headline]
-        lines.append("| " + " | ".join(cells) + " |")
-    write_text(out_dir / "report.md", "\n".join(lines) + "\n")
-    report = {
-        "runs": [{"label": lab, "dir": str(d), "model": r["model"], "subfolder": r.get("subfolder"), "n": r["n"]}
-                 for lab, d, r in zip(labels, run_dirs, runs)],
-        "k": list(ks),
-        "regimes": regimes,
-        "same_problem_set": same_set,
-        "summaries": summaries,
-    }
-    write_json(out_dir / "report.json", report)
-    write_compare_plots(summaries, labels, ks, regimes, out_dir / "plots")
-    return report
-
-
-def write_compare_plots(summaries: dict, labels: Sequence[str], ks: Sequence[int], regimes: dict, out_dir: Path) -> list[Path]:
-    """Runs side by side: pass@k vs op (a panel per k, process solid / outcome dotted), per context, and vs k."""
-    plt = _plt()
-    headline = [ks[0], ks[-1]] if len(ks) > 1 else list(ks)
-    paths = []
-    first = summaries[labels[0]]
-    contexts = sorted(first["per_context"])
-    groups = [("", None)] + ([(f"_{_safe(c)}", c) for c in contexts] if len(contexts) > 1 else [])
-    for suffix, ctx in groups:
-        fig, axes = plt.subplots(1, len(headline), figsize=(5.5 * len(headline), 4), sharey=True, squeeze=False)
-        for ax, k in zip(axes[0], headline):
-            ops_all: set[int] = set()
-            for i, lab in enumerate(labels):
-                per_op = summaries[lab]["per_op"] if ctx is None else {
-                    key.split("/")[1]: b for key, b in summaries[lab]["per_context_op"].items() if key.split("/")[0] == ctx
-                }
-                ops = sorted(int(op) for op in per_op)
-                ops_all.update(ops)
-                def series(key: str) -> list:
-                    return [per_op[str(op)][key][str(k)] for op in ops]
-
-                ax.plot(ops, series("process_pass@k"), marker="o", ms=3, color=f"C{i}", label=f"{lab} process")
-                ax.plot(ops, series("outcome_pass@k"), ls=":", color=f"C{i}", label=f"{lab} outcome")
-                if i == 0 and all(per_op[str(op)]["chance_pass@k"] for op in ops):
-                    ax.plot(ops, series("chance_pass@k"), ls="--", lw=1, color="grey", label="chance")
-            _shade_regimes(ax, regimes, sorted(ops_all))
-            ax.set_title(f"pass@{k}" + (f" — {ctx}" if ctx else ""), fontsize=10)
-            ax.set_xlabel("op")
-            _style_axes(ax, sorted(ops_all))
-        axes[0][0].set_ylabel("pass@k")
-        axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        paths.append(_save(fig, out_dir / f"compare_vs_op{suffix}.png"))
-    names = [name for name in regimes if all(name in summaries[lab]["per_regime"] for lab in labels)]
-    if names:
-        fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.8), sharey=True, squeeze=False)
-        for ax, name in zip(axes[0], names):
-            for i, lab in enumerate(labels):
-                blk = summaries[lab]["per_regime"][name]
-                ax.plot(ks, [blk["process_pass@k"][str(k)] for k in ks], marker="o", ms=3, color=f"C{i}", label=lab)
-            chance = first["per_regime"][name]["chance_pass@k"]
-            if chance:
-                ax.plot(ks, [chance[str(k)] for k in ks], ls="--", lw=1, color="grey", label="chance (outcome)")
-            ax.set_title(f"{name}: process-verified pass@k", fontsize=10)
-            _k_axis(ax, ks)
-        axes[0][0].set_ylabel("pass@k")
-        axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        paths.append(_save(fig, out_dir / "compare_vs_k.png"))
-    return paths

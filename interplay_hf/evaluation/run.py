@@ -369,12 +369,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    from interplay_hf.cli_guard import pop_debug_flag, run_guarded
+if __name__ == "__main__":  # the entry point of `accelerate launch -m interplay_hf.evaluation.run`
+    from interplay_hf.evaluation.cli import eval_main
 
-    argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
-    return run_guarded("interplay-hf eval", lambda: run_from_args(build_arg_parser().parse_args(argv)), debug=debug)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(eval_main())
