@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from interplay_hf.errors import ConfigError
-from interplay_hf.yaml_io import load_yaml_mapping
+from interplay_hf.yaml_io import load_yaml_mapping, merge_recipe
 
 TRAIN_TYPES = ("sft", "grpo")
 TRL_DEFAULTS = {"per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "num_generations": 6,
@@ -62,8 +62,6 @@ def stage_fields(stage, root: Path) -> dict[str, Any] | None:
 
     None when the recipe is written by an input stage (known only at run time).
     """
-    from interplay_hf.pipeline_plan import merge_recipe
-
     if not stage.recipe or "${" in stage.recipe or not (root / stage.recipe).is_file():
         return None
     fields = load_yaml_mapping(root / stage.recipe, "stage recipe")

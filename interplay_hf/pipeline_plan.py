@@ -29,7 +29,7 @@ from interplay_hf import __version__
 from interplay_hf.errors import ConfigError
 from interplay_hf.pipeline_batch import TRAIN_TYPES, accelerate_processes, check_process_count, plan_batch
 from interplay_hf.versions import major_minor
-from interplay_hf.yaml_io import load_yaml_mapping
+from interplay_hf.yaml_io import load_yaml_mapping, merge_recipe
 
 # ---------------------------------------------------------------------------------------------------
 # Schema: every key a pipeline YAML may use, with its meaning (shown in error messages and docs).
@@ -744,19 +744,6 @@ def _single_process_config(root: Path, accelerate_config: str | None) -> bool:
     kind = config.get("distributed_type", "NO")
     kind = "NO" if kind is False else str(kind).upper()  # YAML 1.1 reads an unquoted NO as false
     return kind in ("NO", "MULTI_CPU")  # use_cpu: true is fine: --multi_gpu then runs CPU ranks over gloo
-
-
-def merge_recipe(base: dict, overrides: dict) -> dict:
-    """``overrides`` deep-merged into ``base``: mappings merge key by key, null deletes, anything else replaces."""
-    merged = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_recipe(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def write_merged_recipe(stage: PlannedStage, root: Path) -> Path:

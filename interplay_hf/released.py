@@ -470,6 +470,33 @@ def _uncatalogued_entry(repo: _Repo, setting: str, rest: str) -> ReleasedCheckpo
     )
 
 
+def resolve_released_eval(values: dict[str, Any]) -> dict[str, Any]:
+    """Evaluation settings (``EvalConfig`` keywords) with ``released`` turned into what evaluation understands.
+
+    ``model``, ``subfolder`` and ``revision`` come from the catalogue and, unless ``data`` is given, the eval set is
+    the paper's eval recipe on the checkpoint's ops and contexts. Evaluation never sees the catalogue: the
+    command line calls this before building its config (docs/architecture.md).
+    """
+    name = values.get("released")
+    if not name:
+        return values
+    if values.get("model"):
+        raise ConfigError("give either --released or --model, not both")
+    from interplay_hf.evaluation.config import PAPER_EVAL_RECIPE
+
+    ckpt = resolve_released(name)
+    resolved = {**values, "model": ckpt.repo_id, "subfolder": ckpt.subfolder,
+                "revision": values.get("revision") or ckpt.revision}
+    if values.get("data") is None:
+        if not PAPER_EVAL_RECIPE.is_file():
+            raise ConfigError(f"--released {name}: pass --data (the eval recipe {PAPER_EVAL_RECIPE} "
+                              "is only in a source checkout)")
+        resolved["data"] = str(PAPER_EVAL_RECIPE)
+        resolved["ops"] = values.get("ops") or list(ckpt.eval_ops)
+        resolved["contexts"] = values.get("contexts") or list(ckpt.eval_contexts)
+    return resolved
+
+
 def format_catalogue(entries: list[ReleasedCheckpoint] | None = None) -> str:
     """A plain-text table for ``interplay-hf released list``."""
     entries = list(CATALOGUE) if entries is None else entries

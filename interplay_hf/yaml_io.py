@@ -10,6 +10,7 @@ aliases, and no nesting deep enough to exhaust Python's stack.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,16 @@ def load_yaml_mapping(path: str | Path, what: str = "recipe") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{what} {str(path)!r}: expected a mapping at the top level, got {type(data).__name__}")
     return data
+
+
+def merge_recipe(base: dict, overrides: dict) -> dict:
+    """``overrides`` deep-merged into ``base``: mappings merge key by key, null deletes, anything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_recipe(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from interplay_hf.errors import ConfigError
+from interplay_hf.evaluation.cli import resolve_released_args
 from interplay_hf.evaluation.config import PAPER_EVAL_RECIPE, EvalConfig
-from interplay_hf.released import resolve_released
+from interplay_hf.released import resolve_released, resolve_released_eval
+
+
+def released_config(**values) -> EvalConfig:
+    return EvalConfig(**resolve_released_eval(values))
 
 
 def test_released_alias_sets_repo_subfolder_and_matching_eval_set(tmp_path):
-    cfg = EvalConfig(output_dir=str(tmp_path), released="ctx-0.01-base", n=4)
+    cfg = released_config(output_dir=str(tmp_path), released="ctx-0.01-base", n=4)
     ckpt = resolve_released("ctx-0.01-base")
     assert (cfg.model, cfg.subfolder) == (ckpt.repo_id, ckpt.subfolder)
     assert cfg.data == str(PAPER_EVAL_RECIPE)
@@ -18,18 +25,27 @@ def test_released_alias_sets_repo_subfolder_and_matching_eval_set(tmp_path):
 
 
 def test_released_keeps_explicit_data_and_ops(tmp_path):
-    cfg = EvalConfig(output_dir=str(tmp_path), released="ctx-0.01-base", data="my.jsonl", ops="11-14", n=4)
+    cfg = released_config(output_dir=str(tmp_path), released="ctx-0.01-base", data="my.jsonl", ops="11-14", n=4)
     assert cfg.data == "my.jsonl" and cfg.ops == [11, 12, 13, 14]
 
 
 def test_released_and_model_together_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="either --released or --model"):
-        EvalConfig(output_dir=str(tmp_path), released="ctx-0.01-base", model="x/y", n=4)
+        released_config(output_dir=str(tmp_path), released="ctx-0.01-base", model="x/y", n=4)
 
 
 def test_unknown_released_name_suggests_close_names(tmp_path):
     with pytest.raises(ConfigError, match="ctx-0.01-base"):
-        EvalConfig(output_dir=str(tmp_path), released="ctx-0.01-bse", n=4)
+        released_config(output_dir=str(tmp_path), released="ctx-0.01-bse", n=4)
+
+
+def test_the_command_line_resolves_released_and_evaluation_refuses_an_unresolved_name(tmp_path):
+    args = argparse.Namespace(output_dir=str(tmp_path), released="ctx-0.01-base", model=None, subfolder=None,
+                              revision=None, data=None, ops=None, contexts=None, n=4)
+    resolved = resolve_released_args(args)
+    assert resolved.model == resolve_released("ctx-0.01-base").repo_id and resolved.n == 4
+    with pytest.raises(ConfigError, match="--released ctx-0.01-base: not resolved"):
+        EvalConfig(output_dir=str(tmp_path), released="ctx-0.01-base", n=4)
 
 
 def test_lora_adapter_dir_loads_merged_onto_its_base(tmp_path, tiny_model_dir, tiny_tokenizer):

@@ -81,7 +81,7 @@ def test_grpo_lora_on_chat_data_then_merge_then_chat_eval(chat_model_dir, chat_d
     from peft import AutoPeftModelForCausalLM, PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from interplay_hf.evaluation.run import main as eval_main
+    from interplay_hf.evaluation.cli import eval_main
     from interplay_hf.train.grpo import cli as grpo_cli
 
     out = tmp_path / "grpo"

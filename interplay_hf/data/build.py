@@ -29,11 +29,11 @@ from random import Random
 from interplay_hf import __version__
 from interplay_hf.data.generator import generate_problem, problem_key, stable_seed
 from interplay_hf.data.recipe import DataRecipe, SplitSpec, load_data_recipe, recipe_from_dict
+from interplay_hf.data.saved import REPORT_FILE, load_built
 from interplay_hf.data.text import make_prompt
 from interplay_hf.errors import ConfigError
 
 BLOCK = 1000  # rows per generation task == Arrow writer batch (keeps record batches aligned)
-REPORT_FILE = "build_report.json"
 RECIPE_FILE = "recipe.yaml"
 _HASH = "_phash"
 _INT_COLUMNS = {"op", "d"}
@@ -397,33 +397,6 @@ def _prompts(ds):
     raise ConfigError(f"dedup_against: a dataset needs a prompt, text or problem+question column, has {cols}")
 
 
-def load_built(path: str | os.PathLike):
-    """Load a built dataset; a sharded build's ``shard-*`` directories are concatenated split by split."""
-    import datasets
-
-    root = Path(path)
-    shards = sorted(p for p in root.glob("shard-*-of-*") if p.is_dir())
-    if not shards:
-        return datasets.load_from_disk(str(root))
-    parts = [datasets.load_from_disk(str(p)) for p in shards]
-    expected = int(shards[0].name.rsplit("-of-", 1)[1])
-    if len(parts) != expected:
-        raise ConfigError(f"{root}: found {len(parts)} of {expected} shards; build the missing ones first")
-    order: list[str] = []
-    report = shards[0] / REPORT_FILE
-    if report.exists():
-        order = json.loads(report.read_text()).get("split_order", [])
-    for part in parts:  # splits a shard lacks (too small to reach it) keep their recipe position
-        order += [name for name in part.keys() if name not in order]
-    return datasets.DatasetDict(
-        {
-            name: datasets.concatenate_datasets([p[name] for p in parts if name in p])
-            for name in order
-            if any(name in p for p in parts)
-        }
-    )
-
-
 def push_datasets(dd, repo_id: str, recipe: DataRecipe, report: dict, private: bool = False) -> None:
     """Upload the splits and a dataset card to the Hub (network; needs a token with write access)."""
     from huggingface_hub import DatasetCard
@@ -467,9 +440,6 @@ def check_replaceable(target: Path, overwrite: bool) -> None:
 def _check_can_push(repo_id: str) -> None:
     from huggingface_hub import constants
 
-    from interplay_hf.hub_push import check_repo_id
-
-    check_repo_id(repo_id)
     if constants.HF_HUB_OFFLINE:
         raise ConfigError(f"--push-to-hub {repo_id}: HF_HUB_OFFLINE=1 is set; unset it to push, or build without "
                           "--push-to-hub and run `interplay-hf push` later")

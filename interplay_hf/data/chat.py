@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--system-prompt", default=DEFAULT_SYSTEM_PROMPT, help="'' for no system message")
     parser.add_argument("--num-proc", type=int, default=None)
     args = parser.parse_args(argv)
-    from interplay_hf.data.build import load_built
+    from interplay_hf.data.saved import load_built
 
     converted = convert_dataset(load_built(args.dataset), args.system_prompt or None, num_proc=args.num_proc)
     converted.save_to_disk(args.output_dir)

@@ -64,6 +64,10 @@ def run_build(args: argparse.Namespace) -> int:
     from interplay_hf.data.recipe import load_data_recipe
 
     recipe = load_data_recipe(args.recipe)  # validate before importing datasets or generating anything
+    if args.push_to_hub or recipe.hub_repo_id:  # the Hub layer's rule for repo ids, checked at the entry point
+        from interplay_hf.hub_push import check_repo_id
+
+        check_repo_id(args.push_to_hub or recipe.hub_repo_id)
     if args.dedup_against:
         recipe = dataclasses.replace(recipe, dedup_against=(*recipe.dedup_against, *args.dedup_against))
     build_datasets(

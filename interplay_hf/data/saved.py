@@ -1,0 +1,43 @@
+"""Reading a dataset that ``interplay-hf data build`` saved: one folder, or the shards of a multi-node build.
+
+Kept apart from the builder so that a reader needs neither the generator nor the recipes: the chat conversion
+reads builds, and the builder imports the chat conversion, which would otherwise be an import cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from interplay_hf.errors import ConfigError
+
+# Written beside every build (split sizes and order, dedup counts); its presence marks a folder as our build.
+REPORT_FILE = "build_report.json"
+
+
+def load_built(path: str | os.PathLike):
+    """Load a built dataset; a sharded build's ``shard-*`` directories are concatenated split by split."""
+    import datasets
+
+    root = Path(path)
+    shards = sorted(p for p in root.glob("shard-*-of-*") if p.is_dir())
+    if not shards:
+        return datasets.load_from_disk(str(root))
+    parts = [datasets.load_from_disk(str(p)) for p in shards]
+    expected = int(shards[0].name.rsplit("-of-", 1)[1])
+    if len(parts) != expected:
+        raise ConfigError(f"{root}: found {len(parts)} of {expected} shards; build the missing ones first")
+    order: list[str] = []
+    report = shards[0] / REPORT_FILE
+    if report.exists():
+        order = json.loads(report.read_text()).get("split_order", [])
+    for part in parts:  # splits a shard lacks (too small to reach it) keep their recipe position
+        order += [name for name in part.keys() if name not in order]
+    return datasets.DatasetDict(
+        {
+            name: datasets.concatenate_datasets([p[name] for p in parts if name in p])
+            for name in order
+            if any(name in p for p in parts)
+        }
+    )

@@ -1,0 +1,190 @@
+"""The package's layers (docs/architecture.md): no import cycles and no import of a higher layer.
+
+Every ``import`` is read from the source with ``ast`` — those inside functions too, because a lazy
+import is still a dependency: it only moves the failure from import time to run time.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "interplay_hf"
+ROOT = Path(__file__).resolve().parents[1] / PACKAGE
+
+# Lowest first. A module may import its own layer and every layer below it, never one above.
+LAYERS = ("base", "data", "verify", "models", "train", "evaluation", "hub", "pipeline", "cli")
+
+# Shared helpers every layer may use: errors, file I/O, the version, the entry-point error policy.
+BASE_MODULES = {"interplay_hf", "interplay_hf.errors", "interplay_hf.atomic_io", "interplay_hf.yaml_io",
+                "interplay_hf.cli_guard", "interplay_hf.redact", "interplay_hf.versions"}
+
+
+# Known upward imports, each with its reason; the list may only shrink.
+ALLOWED_UPWARD = {
+    # A plan checks the args of its `interplay-hf ...` stages against that command's parser, so a misspelt flag
+    # fails at plan time rather than hours later; to go when the pipeline takes the flags from its caller.
+    ("interplay_hf.pipeline_plan", "interplay_hf.cli"),
+}
+
+
+def layer_of(module: str) -> str:
+    """The layer of a module, from its path (``*/cli.py`` and ``*_cli.py`` are entry points)."""
+    if module in BASE_MODULES:
+        return "base"
+    parts = module.split(".")[1:]
+    if parts[-1] == "cli" or parts[-1].endswith("_cli"):
+        return "cli"
+    head = parts[0]
+    if head in ("data", "verify", "train", "evaluation"):
+        return head
+    if head in ("rewards", "metrics"):
+        return "verify"
+    if head in ("tokenizer", "models"):
+        return "models"
+    if head == "released" or head.startswith("hub"):
+        return "hub"
+    if head.startswith("pipeline"):
+        return "pipeline"
+    raise AssertionError(f"{module}: no layer; add it to tests/test_layers.py and docs/architecture.md")
+
+
+def all_modules() -> dict[str, Path]:
+    modules = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = (PACKAGE, *path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+def _absolute(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    base = module.split(".")
+    base = base if is_package else base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _is_main_block(node: ast.stmt) -> bool:
+    """``if __name__ == "__main__":`` — runs only when the module is launched as a script, i.e. as an entry point."""
+    test = getattr(node, "test", None)
+    return (isinstance(node, ast.If) and isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__" and any(isinstance(c, ast.Constant) and c.value == "__main__"
+                                                   for c in test.comparators))
+
+
+def imports_of(module: str, path: Path, known: set[str]) -> set[str]:
+    """The package modules ``module`` imports anywhere in its source (``from pkg import submodule`` included),
+    except in its ``if __name__ == "__main__":`` block, which belongs to the entry-point layer."""
+    found = set()
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree.body = [node for node in tree.body if not _is_main_block(node)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            target = _absolute(module, path.name == "__init__.py", node)
+            names = [f"{target}.{a.name}" if f"{target}.{a.name}" in known else target for a in node.names]
+        else:
+            continue
+        for name in names:
+            while name and name not in known:  # `import interplay_hf.data.build as b` → the module itself
+                name = name.rpartition(".")[0]
+            if name.startswith(PACKAGE) and name != module:
+                found.add(name)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = all_modules()
+    return {m: imports_of(m, p, set(modules)) for m, p in modules.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return components
+
+
+def test_every_module_has_a_layer():
+    for module in all_modules():
+        assert layer_of(module) in LAYERS
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    # A package's __init__ re-exports its modules; a module importing its own package's __init__ would
+    # always close a loop through it, so those edges are reported as cycles too (import the module instead).
+    assert _cycles(graph) == []
+
+
+def test_no_upward_imports():
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    upward = [
+        f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})"
+        for module, targets in sorted(import_graph().items())
+        for target in sorted(targets)
+        if rank[layer_of(target)] > rank[layer_of(module)] and (module, target) not in ALLOWED_UPWARD
+    ]
+    assert upward == []
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from interplay_hf.data import generator", {"interplay_hf.data.generator"}),
+        ("def f():\n    from interplay_hf.hub import x", {"interplay_hf.hub"}),
+        ("import interplay_hf.verify.parser as p", {"interplay_hf.verify.parser"}),
+        ("from .graph import SolutionGraph", {"interplay_hf.verify.graph"}),
+        ("from . import graph", {"interplay_hf.verify.graph"}),
+        ("import json, yaml", set()),
+        ("import sys\nif __name__ == '__main__':\n    from interplay_hf.cli import main", set()),
+    ],
+)
+def test_imports_are_found_inside_functions_and_relative(tmp_path, source, expected):
+    path = tmp_path / "core.py"
+    path.write_text(source)
+    found = imports_of("interplay_hf.verify.core", path, set(all_modules()))
+    assert found == expected
+
+
+def test_a_cycle_and_an_upward_import_are_detected():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert layer_of("interplay_hf.evaluation.config") == "evaluation"
+    assert layer_of("interplay_hf.released") == "hub"
+    assert LAYERS.index("hub") > LAYERS.index("evaluation")
