@@ -16,11 +16,25 @@ from interplay_hf.train.config import parse_stage_args, resolved_recipe
 REPO_ROOT = Path(__file__).parent.parent
 
 
+@pytest.fixture(scope="module")
+def stage_dataset(tmp_path_factory) -> Path:
+    """A saved DatasetDict with the columns SFT and GRPO read (the pre-launch checks open it)."""
+    from datasets import Dataset, DatasetDict
+
+    path = tmp_path_factory.mktemp("stage_data") / "data"
+    row = {"text": "t", "prompt": "p", "completion": "c", "solution": "s", "answer": "1", "gold_graph": "{}"}
+    DatasetDict({"train": Dataset.from_list([row] * 4)}).save_to_disk(str(path))
+    return path
+
+
 @pytest.fixture
-def paths(tmp_path):
-    """Existing (empty) dataset and tokenizer directories: parsing only checks that they exist."""
-    (tmp_path / "data").mkdir()
+def paths(tmp_path, stage_dataset):
+    """A dataset, and a folder with the files the pre-launch checks look for in a model/tokenizer folder
+    (parsing never loads them, so they are empty)."""
+    (tmp_path / "data").symlink_to(stage_dataset, target_is_directory=True)
     (tmp_path / "tok").mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (tmp_path / "tok" / name).write_text("{}")
     return tmp_path
 
 

@@ -33,6 +33,9 @@ def register(subparsers) -> None:
     tok.add_argument("--column", default="text", help="text column (default: text)")
     tok.add_argument("--vocab-size", type=int, default=2200, help="vocabulary size (paper: 2200)")
     tok.add_argument("--max-texts", type=int, default=None, help="use only the first N texts")
+    tok.add_argument("--numbers", choices=("groups", "digits"), default="groups",
+                     help="how numbers are pre-tokenized: groups = runs of up to 3 digits (the official tokenizer; "
+                     "default), digits = one digit at a time")
     tok.add_argument("--output-dir", required=True, help="where to save the tokenizer")
     tok.set_defaults(func=run_tokenizer)
 
@@ -66,7 +69,7 @@ def run_tokenizer(args) -> int:
     from interplay_hf.tokenizer import build_tokenizer_from_dataset
 
     tokenizer = build_tokenizer_from_dataset(
-        args.dataset, args.output_dir, args.split, args.column, args.vocab_size, args.max_texts
+        args.dataset, args.output_dir, args.split, args.column, args.vocab_size, args.max_texts, args.numbers
     )
     print(f"tokenizer with {len(tokenizer)} tokens saved to {args.output_dir}")
     return 0
@@ -105,6 +108,8 @@ def run_train(args) -> int:
     overrides = list(args.overrides or [])
     config_path = resolve_accelerate_config(args.accelerate_config)
     accel = load_accelerate_config(config_path)
+    if args.num_processes is not None and args.num_processes < 1:
+        raise ConfigError(f"--num-processes: must be >= 1 (processes to launch), got {args.num_processes}.")
     num_processes = args.num_processes or max(1, int(getattr(accel, "num_processes", 1) or 1))
     on_cpu = bool(getattr(accel, "use_cpu", False))
     # Everything is checked here, for the launch's world size, before processes start.

@@ -12,7 +12,6 @@ error names the key and suggests the closest field. Everything a user can get wr
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import json
 import os
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from interplay_hf.errors import ConfigError
+from interplay_hf.yaml_io import did_you_mean, reject_unknown_keys
 
 # GRPO settings of the paper (docs/paper-settings.md), applied only where a recipe (YAML or command line) is silent.
 # TRL's KL term is the k3 estimator exp(r) - r - 1, i.e. verl's `low_var_kl`; the paper's verl loss has no
@@ -203,17 +203,9 @@ def _field_names(dataclass_types) -> dict[str, Any]:
     return names
 
 
-def _suggest(key: str, known) -> str:
-    close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
-    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-
-
 def check_known_keys(keys, dataclass_types, where: str) -> None:
     """Raise ConfigError for the first key that no dataclass field takes, with close matches."""
-    known = _field_names(dataclass_types)
-    for key in keys:
-        if key not in known:
-            raise ConfigError(f"{where}: unknown field {key!r}.{_suggest(key, known)}")
+    reject_unknown_keys(keys, _field_names(dataclass_types), where, noun="field")
 
 
 def _cli_keys(argv: list[str], known: dict[str, Any]) -> list[str]:
@@ -332,7 +324,7 @@ def validate_stage(stage: str, script_args, training_args, model_args, check_pat
     if script_args.model_preset:
         if script_args.model_preset not in PRESETS:
             raise ConfigError(
-                f"model_preset: unknown preset {script_args.model_preset!r}.{_suggest(script_args.model_preset, PRESETS)}"
+                f"model_preset: unknown preset {script_args.model_preset!r}.{did_you_mean(script_args.model_preset, PRESETS)}"
                 f" Presets: {', '.join(PRESETS)}."
             )
         if not script_args.tokenizer_name_or_path:
@@ -371,6 +363,12 @@ def validate_stage(stage: str, script_args, training_args, model_args, check_pat
         )
     if stage == "grpo":
         _validate_grpo(script_args, training_args)
+    from interplay_hf.train.preflight import check_before_launch, check_numeric_ranges
+
+    if check_paths:
+        check_before_launch(stage, script_args, training_args, model_args)
+    else:
+        check_numeric_ranges(training_args)
 
 
 def _validate_grpo(script_args, training_args) -> None:
