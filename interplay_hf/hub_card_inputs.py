@@ -49,12 +49,9 @@ def read_recipe(stage_dir: Path) -> dict | None:
     path = stage_dir / "recipe.yaml"
     if not path.is_file():
         return None
-    import yaml
+    from interplay_hf.yaml_io import read_yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from err
+    data = read_yaml(path, "recipe")
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of recipe fields, got {type(data).__name__}")
     return data or {}

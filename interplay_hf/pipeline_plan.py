@@ -29,7 +29,7 @@ from interplay_hf import __version__
 from interplay_hf.errors import ConfigError
 from interplay_hf.pipeline_batch import TRAIN_TYPES, accelerate_processes, check_process_count, plan_batch
 from interplay_hf.versions import major_minor
-from interplay_hf.yaml_io import load_yaml_mapping, merge_recipe
+from interplay_hf.yaml_io import load_yaml_mapping, merge_recipe, read_yaml, reject_unknown_keys
 
 # ---------------------------------------------------------------------------------------------------
 # Schema: every key a pipeline YAML may use, with its meaning (shown in error messages and docs).
@@ -214,9 +214,7 @@ class Plan:
 def _check_keys(mapping: Any, allowed: Any, where: str) -> dict:
     if not isinstance(mapping, dict):
         raise ConfigError(f"{where}: expected a mapping (key: value), got {type(mapping).__name__}")
-    for key in mapping:
-        if key not in allowed:
-            raise ConfigError(f"{where}.{key}: unknown key; allowed keys: {', '.join(allowed)}")
+    reject_unknown_keys(mapping, allowed, where)
     return mapping
 
 
@@ -735,11 +733,11 @@ def _single_process_config(root: Path, accelerate_config: str | None) -> bool:
     """True when the accelerate config would launch one process (NO / MULTI_CPU / none given)."""
     if accelerate_config is None:
         return True
-    import yaml
-
     try:
-        config = yaml.safe_load((root / accelerate_config).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        config = read_yaml(root / accelerate_config, "accelerate config") or {}
+    except (OSError, ConfigError):
+        return True
+    if not isinstance(config, dict):
         return True
     kind = config.get("distributed_type", "NO")
     kind = "NO" if kind is False else str(kind).upper()  # YAML 1.1 reads an unquoted NO as false
@@ -752,13 +750,7 @@ def write_merged_recipe(stage: PlannedStage, root: Path) -> Path:
     import yaml
 
     source = root / stage.recipe
-    try:
-        base = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{stage.where}.recipe: cannot read {str(source)!r} to apply recipe_overrides: "
-                          f"{err}") from None
-    if not isinstance(base, dict):
-        raise ConfigError(f"{stage.where}.recipe: {str(source)!r} is not a YAML mapping, so it cannot be overridden")
+    base = load_yaml_mapping(source, f"{stage.where}.recipe (to apply recipe_overrides)")
     merged = merge_recipe(base, stage.recipe_overrides or {})
     header = (f"# Written by `interplay-hf pipeline`: {stage.recipe} with the recipe_overrides of stage "
               f"{stage.name!r}.\n")

@@ -11,6 +11,8 @@ aliases, and no nesting deep enough to exhaust Python's stack.
 from __future__ import annotations
 
 import copy
+import difflib
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +104,21 @@ def merge_recipe(base: dict, overrides: dict) -> dict:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def did_you_mean(name: object, candidates: Iterable[object]) -> str:
+    """`` Did you mean 'x' or 'y'?`` for the closest candidates to a misspelt name, else ``""``."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=3, cutoff=0.6)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def reject_unknown_keys(keys: Iterable[object], known: Collection[str], where: str, noun: str = "key") -> None:
+    """ConfigError for the first key not in ``known``, with the closest known keys ("did you mean"), and the known
+    keys themselves when there are few: a misspelt key that is silently ignored runs the wrong experiment."""
+    names = [str(k) for k in known]
+    for key in keys:
+        if key in known:
+            continue
+        hint = did_you_mean(key, names)
+        listing = f" Known {noun}s: {', '.join(sorted(names))}." if len(names) <= 30 else ""
+        raise ConfigError(f"{where}: unknown {noun} {str(key)!r}.{hint}{listing}")

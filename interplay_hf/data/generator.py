@@ -19,6 +19,7 @@ from interplay_hf.data.graph import FORWARD, MAX_OP, MIN_OP, MODES, REVERSE, dra
 from interplay_hf.data.render import render
 from interplay_hf.data.text import make_completion, make_prompt
 from interplay_hf.errors import ConfigError
+from interplay_hf.yaml_io import reject_unknown_keys
 
 SUPPORTED_OPS = tuple(range(MIN_OP, MAX_OP + 1))
 LENGTH = "zero_context"
@@ -64,10 +65,7 @@ class GeneratorConfig:
     @classmethod
     def from_dict(cls, data: dict | None) -> GeneratorConfig:
         data = dict(data or {})
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise ConfigError(f"generator: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        reject_unknown_keys(data, {f.name for f in fields(cls)}, "generator")
         return cls(**data)
 
 

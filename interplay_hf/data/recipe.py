@@ -18,7 +18,7 @@ from interplay_hf.data.chat import PROMPT_FORMATS
 from interplay_hf.data.contexts import get_context
 from interplay_hf.data.generator import FORWARD, ROW_COLUMNS, SUPPORTED_OPS, GeneratorConfig, check_mode
 from interplay_hf.errors import ConfigError
-from interplay_hf.yaml_io import load_yaml_mapping
+from interplay_hf.yaml_io import load_yaml_mapping, reject_unknown_keys
 
 COLUMN_PRESETS: dict[str, tuple[str, ...]] = {
     "full": ROW_COLUMNS,
@@ -409,9 +409,7 @@ def _mapping(raw: Any, where: str) -> dict:
 
 
 def _check_keys(d: dict, allowed: set[str], where: str) -> None:
-    unknown = sorted(str(k) for k in d if k not in allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    reject_unknown_keys(d, allowed, where)
 
 
 def _check_sum(values: list, where: str) -> None:

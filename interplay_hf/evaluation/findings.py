@@ -18,7 +18,7 @@ from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.aggregate import load_results
 from interplay_hf.evaluation.compare import run_difference
 from interplay_hf.evaluation.stats import BootstrapSpec
-from interplay_hf.yaml_io import load_yaml_mapping
+from interplay_hf.yaml_io import load_yaml_mapping, reject_unknown_keys
 
 DIRECTIONS = ("increase", "decrease")
 _METRIC = re.compile(r"^(process_pass|outcome_pass)@(\d+)$|^error:(\w+)$")
@@ -58,9 +58,7 @@ _FINDING_KEYS = {"name", "claim", "conditions"} | _COMPARISON_KEYS
 
 def _comparison(raw: dict, where: str, root: Path, defaults: dict | None = None) -> Comparison:
     values = {**(defaults or {}), **raw}
-    unknown = set(raw) - _COMPARISON_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_COMPARISON_KEYS)}")
+    reject_unknown_keys(raw, _COMPARISON_KEYS, where)
     for key in ("a", "b", "metric", "regime", "direction"):
         if not isinstance(values.get(key), str) or not values[key]:
             raise ConfigError(f"{where}.{key}: required (a string)")
@@ -80,8 +78,7 @@ def load_findings_spec(path: str | Path, root: str | Path | None = None) -> list
     spec = load_yaml_mapping(path)
     root_dir = Path(root) if root is not None else Path.cwd()
     items = spec.get("findings")
-    if set(spec) - {"findings"}:
-        raise ConfigError(f"{path}: unknown top-level key(s) {sorted(set(spec) - {'findings'})}; only 'findings'")
+    reject_unknown_keys(spec, {"findings"}, str(path))
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{path}: 'findings' must be a non-empty list of claims")
     findings = []
@@ -89,9 +86,7 @@ def load_findings_spec(path: str | Path, root: str | Path | None = None) -> list
         where = f"{path}: findings[{i}]"
         if not isinstance(raw, dict):
             raise ConfigError(f"{where}: each finding is a mapping (name, claim, a, b, metric, regime, direction)")
-        unknown = set(raw) - _FINDING_KEYS
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_FINDING_KEYS)}")
+        reject_unknown_keys(raw, _FINDING_KEYS, where)
         for key in ("name", "claim"):
             if not isinstance(raw.get(key), str) or not raw[key]:
                 raise ConfigError(f"{where}.{key}: required (a string)")
