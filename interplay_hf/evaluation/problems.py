@@ -8,39 +8,33 @@ Rows follow the data layer's schema (docs/data-format.md §5 plus ``context``, `
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from interplay_hf.data.contexts import get_context
+from interplay_hf.data.generator import content_id
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.scoring import EvalProblem
 
-# Official template names → short context names (docs/data-format.md §2); used when the data layer is absent.
-_TEMPLATE_SHORT = {"crazy_zootopia": "zoo", "teachers_in_school": "teacher", "movie_festival_awards": "movie"}
-
 
 def context_name(name: str | None) -> str:
-    """Short context name for either spelling (``crazy_zootopia`` → ``zoo``)."""
+    """Short context name for either spelling (``crazy_zootopia`` → ``zoo``); an unregistered name as it is."""
     if not name:
         return "unknown"
     try:
-        from interplay_hf.data.contexts import get_context
-
         return get_context(name).name
-    except (ImportError, ConfigError):
-        pass
-    return _TEMPLATE_SHORT.get(name, name)
+    except ConfigError:
+        return name
 
 
 def _row_id(row: dict) -> str:
     rid = row.get("id")
-    # The official release's id is hash(solution) % 23 and collides constantly: use a content hash then.
+    # The official release's id is hash(solution) % 23 and collides constantly: use the data layer's content id then.
     if isinstance(rid, str) and len(rid) >= 8:
         return rid
-    text = f"{row.get('problem', '')}\n{row.get('question', '')}\n{row.get('solution', '')}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return content_id(row.get("problem", ""), row.get("question", ""), row.get("solution", ""))
 
 
 def _prompt(row: dict):
