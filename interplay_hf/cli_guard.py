@@ -134,6 +134,24 @@ def run_guarded(prog: str, call: Callable[[], int | None], debug: bool = False) 
             signal.signal(signal.SIGTERM, previous)
 
 
+def quiet_launcher(cmd: Sequence[str]) -> list[str]:
+    """``cmd`` with accelerate's ``--quiet`` (no launcher traceback on a failed child) when it is a launch."""
+    cmd = list(cmd)
+    for i, word in enumerate(cmd[:4]):  # `accelerate launch ...` or `python -m accelerate.commands.launch ...`
+        if word in ("accelerate.commands.launch", "launch") and "--quiet" not in cmd:
+            return [*cmd[: i + 1], "--quiet", *cmd[i + 1:]]
+    return cmd
+
+
+def read_child_error(path: str | Path) -> tuple[str, int] | None:
+    """(one-line message, exit status) a child left in its :data:`ERROR_FILE_ENV` file, if any."""
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+        return str(report["message"]), int(report["status"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def run_launched(cmd: Sequence[str], env: dict[str, str], debug: bool = False) -> int:
     """Run a launcher command (``accelerate launch ... -m interplay_hf...``) and return the child's own status.
 
@@ -143,18 +161,15 @@ def run_launched(cmd: Sequence[str], env: dict[str, str], debug: bool = False) -
     """
     if debug:
         return subprocess.run(list(cmd), env={**env, DEBUG_ENV: "1"}, check=False).returncode
-    cmd = list(cmd)
-    if "accelerate.commands.launch" in cmd and "--quiet" not in cmd:
-        cmd.insert(cmd.index("accelerate.commands.launch") + 1, "--quiet")
     fd, error_file = tempfile.mkstemp(prefix="interplay-error-", suffix=".json")
     os.close(fd)
     try:
-        returncode = subprocess.run(cmd, env={**env, ERROR_FILE_ENV: error_file}, check=False).returncode
-        text = Path(error_file).read_text(encoding="utf-8") if returncode else ""
+        returncode = subprocess.run(quiet_launcher(cmd), env={**env, ERROR_FILE_ENV: error_file},
+                                    check=False).returncode
+        child = read_child_error(error_file) if returncode else None
     finally:
         os.unlink(error_file)
-    if not text:
+    if child is None:
         return returncode
-    report = json.loads(text)
-    print(report["message"], file=sys.stderr, flush=True)
-    return int(report["status"])
+    print(child[0], file=sys.stderr, flush=True)
+    return child[1]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from interplay_hf.atomic_io import write_text
+from interplay_hf.cli_guard import ERROR_FILE_ENV, debug_requested, quiet_launcher, read_child_error
 from interplay_hf.errors import ConfigError
 from interplay_hf.pipeline_placement import placed_plan
 from interplay_hf.pipeline_plan import Plan, PlannedStage, build_plan, check_stage_fields, write_merged_recipe
@@ -38,6 +39,7 @@ DONE_FILE = ".done"
 STARTED_FILE = "stage.json"
 STALE_DIR = ".stale"
 LOCK_FILE = ".lock"
+CHILD_ERROR_FILE = ".error.json"
 # Set for every stage unless the user's shell or the stage's `env` sets them (2 busy threads ran
 # GRPO 30-70x slower than one; tokenizers' thread pool deadlocks after fork).
 DEFAULT_ENV = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -46,10 +48,11 @@ DEFAULT_ENV = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 class StageFailed(RuntimeError):
     """A stage's command exited non-zero; the message names the stage and its log."""
 
-    def __init__(self, stage: PlannedStage, returncode: int):
+    def __init__(self, stage: PlannedStage, returncode: int, child_error: str | None = None):
         self.stage, self.returncode = stage, returncode
         super().__init__(
-            f"stage {stage.name!r} ({stage.type}) failed with exit code {returncode}; its log is "
+            f"stage {stage.name!r} ({stage.type}) failed with exit code {returncode}"
+            + (f" ({child_error})" if child_error else "") + f"; its log is "
             f"{stage.log_path}. Fix the cause and re-run the same command: finished stages are skipped"
             + (" and training resumes from its last checkpoint." if stage.type in ("sft", "grpo") else ".")
         )
@@ -303,11 +306,23 @@ def run_stage(plan: Plan, stage: PlannedStage, decision: Decision, echo: bool = 
     with open(stage.log_path, "ab") as log:
         log.write(f"\n=== {started_at} {decision.reason}: {command_text(stage)}\n".encode())
     command = _program_prefix(stage.command[0]) + stage.command[1:]
+    # A failing interplay-hf child leaves its one-line error here (not accelerate's traceback on screen).
+    error_file = stage.output_dir / CHILD_ERROR_FILE
+    error_file.unlink(missing_ok=True)
+    env = stage_env(stage)
+    if not debug_requested():
+        env[ERROR_FILE_ENV] = str(error_file.resolve())
+        command = quiet_launcher(command)
     start = time.monotonic()
-    returncode = _stream(command, plan.root, stage_env(stage), stage.log_path, echo)
+    returncode = _stream(command, plan.root, env, stage.log_path, echo)
     wall = time.monotonic() - start
+    child = read_child_error(error_file)
+    error_file.unlink(missing_ok=True)
     if returncode != 0:
-        raise StageFailed(stage, returncode)
+        if child is not None:
+            with open(stage.log_path, "ab") as log:
+                log.write(f"{child[0]}\n".encode())
+        raise StageFailed(stage, returncode, child[0] if child else None)
     write_marker(stage.output_dir / DONE_FILE, {
         "stage": stage.name, "hash": stage.hash, "completion": uuid.uuid4().hex, "inputs": inputs,
         "input_hashes": _input_hashes(stage, plan),

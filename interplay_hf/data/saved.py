@@ -23,8 +23,8 @@ def load_built(path: str | os.PathLike):
     root = Path(path)
     shards = sorted(p for p in root.glob("shard-*-of-*") if p.is_dir())
     if not shards:
-        return datasets.load_from_disk(str(root))
-    parts = [datasets.load_from_disk(str(p)) for p in shards]
+        return _load_saved(root)
+    parts = [_load_saved(p) for p in shards]
     expected = int(shards[0].name.rsplit("-of-", 1)[1])
     if len(parts) != expected:
         raise ConfigError(f"{root}: found {len(parts)} of {expected} shards; build the missing ones first")
@@ -41,3 +41,16 @@ def load_built(path: str | os.PathLike):
             if any(name in p for p in parts)
         }
     )
+
+
+def _load_saved(path: Path):
+    """``datasets.load_from_disk``, with a folder that is no saved dataset reported as the user's input error."""
+    import datasets
+
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such dataset folder; build one with `interplay-hf data build`")
+    try:
+        return datasets.load_from_disk(str(path))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not a saved dataset (no dataset_dict.json or dataset_info.json); "
+                          "point at a folder written by `interplay-hf data build`") from None

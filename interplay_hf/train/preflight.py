@@ -92,13 +92,9 @@ def check_dataset(stage: str, script_args: Any, training_args: Any) -> None:
     path = script_args.dataset_path
     if not path or not Path(path).is_dir():
         return  # a Hub id: checked by the loader
-    from interplay_hf.data.build import load_built
+    from interplay_hf.data.saved import load_built
 
-    try:
-        dataset = load_built(path)  # memory-mapped: no copy of the data
-    except FileNotFoundError as err:
-        raise ConfigError(f"dataset_path: {path} is not a saved dataset ({err}); build one with "
-                          "`interplay-hf data build`.") from None
+    dataset = load_built(path)  # memory-mapped: no copy of the data
     splits = sorted(dataset) if hasattr(dataset, "keys") else []
     split = script_args.dataset_train_split
     if split not in splits:
@@ -117,9 +113,17 @@ def check_dataset(stage: str, script_args: Any, training_args: Any) -> None:
         check_reward_columns(script_args.reward_funcs, columns, f"{path} split {split!r}")
 
 
+def check_resume(training_args: Any) -> None:
+    resume = getattr(training_args, "resume_from_checkpoint", None)
+    if resume and str(resume).lower() not in ("true", "1", "yes") and not Path(str(resume)).is_dir():
+        raise ConfigError(f"resume_from_checkpoint: {resume} is not a checkpoint folder; give a checkpoint-N "
+                          "folder, or drop it (a re-run resumes from the newest checkpoint in output_dir).")
+
+
 def check_before_launch(stage: str, script_args: Any, training_args: Any, model_args: Any) -> None:
     """Everything above, in the order a user would fix it (paths only where they already exist)."""
     check_numeric_ranges(training_args)
+    check_resume(training_args)
     check_model_dir(model_args.model_name_or_path, "model_name_or_path")
     check_tokenizer_dir(script_args.tokenizer_name_or_path, "tokenizer_name_or_path")
     check_dataset(stage, script_args, training_args)
