@@ -63,6 +63,9 @@ def register(subparsers) -> None:
                         help="processes (GPUs or CPU ranks) for the training and evaluation stages (with --placement: "
                         "for the placed stages, default 1); training stages keep their recipe's global batch, and a "
                         "count that does not divide it is refused")
+    parser.add_argument("--smoke", action="store_true",
+                        help="run every stage at toy scale on the CPU (a few hundred problems, the ~0.3M preset, a few "
+                        "steps, a small eval) into <runs-dir>/<name>-smoke/: checks the wiring of a GPU-scale recipe")
     parser.set_defaults(func=_run_pipeline)
 
     if "quickstart" in getattr(subparsers, "choices", {}):
@@ -85,7 +88,7 @@ def _run_pipeline(args: argparse.Namespace) -> int:
         raise ConfigError("--from '': names no stage; give the stage to start from (see --dry-run) or drop --from")
     return run_pipeline(args.recipe, runs_dir=args.runs_dir, only=_split(args.only), from_stage=args.from_stage,
                         force=args.force, dry_run=args.dry_run, placement=args.placement,
-                        num_processes=args.num_processes)
+                        num_processes=args.num_processes, smoke=args.smoke)
 
 
 def _run_quickstart(args: argparse.Namespace) -> int:

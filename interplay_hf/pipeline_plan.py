@@ -28,6 +28,7 @@ from typing import Any
 from interplay_hf import __version__
 from interplay_hf.errors import ConfigError
 from interplay_hf.pipeline_batch import TRAIN_TYPES, accelerate_processes, check_process_count, plan_batch
+from interplay_hf.pipeline_smoke import smoke_pipeline, smoke_stage
 from interplay_hf.versions import major_minor
 from interplay_hf.yaml_io import load_yaml_mapping, merge_recipe, read_yaml, reject_unknown_keys
 
@@ -265,11 +266,12 @@ def load_pipeline_yaml(path: str | Path) -> dict:
 
 
 def build_plan(path: str | Path, runs_dir: str | Path = "runs", num_processes: int | None = None,
-               process_types: tuple[str, ...] = ACCELERATE_TYPES) -> Plan:
+               process_types: tuple[str, ...] = ACCELERATE_TYPES, smoke: bool = False) -> Plan:
     """Parse, validate and order a pipeline YAML; raise ConfigError before anything runs.
 
     ``num_processes`` runs the stages of ``process_types`` on that many processes; training stages keep
-    their global batch (:mod:`interplay_hf.pipeline_batch`).
+    their global batch (:mod:`interplay_hf.pipeline_batch`). ``smoke`` plans the toy-scale CPU version of
+    every stage (:mod:`interplay_hf.pipeline_smoke`).
     """
     if num_processes is not None:
         check_process_count(num_processes)
@@ -279,10 +281,13 @@ def build_plan(path: str | Path, runs_dir: str | Path = "runs", num_processes: i
     name = data.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise ConfigError("name: required; a run name of letters, digits, '_' or '-' (it names the run folder)")
-    description = str(data.get("description") or "").strip()
     root = (path.parent / data["root"]).resolve() if data.get("root") is not None else _find_root(path)
     if not root.is_dir():
         raise ConfigError(f"root: folder {str(root)!r} does not exist")
+    if smoke:
+        data = smoke_pipeline(data, root)
+        name = data["name"]
+    description = str(data.get("description") or "").strip()
     run_dir = Path(runs_dir).resolve() / name
 
     defaults = _check_keys(data.get("defaults") or {}, DEFAULTS_KEYS, "defaults")
@@ -331,6 +336,9 @@ def build_plan(path: str | Path, runs_dir: str | Path = "runs", num_processes: i
     stages: dict[str, PlannedStage] = {}
     for stage_name, (base, variant, body) in bodies.items():
         where = f"stages.{base}" + (f".matrix.{variant}" if variant else "")
+        if smoke:
+            body = smoke_stage(body, root)
+            bodies[stage_name] = (base, variant, body)
         override = num_processes if body["type"] in process_types else None
         stages[stage_name] = _plan_stage(stage_name, base, variant, body, defaults, where, root, output_dirs,
                                          output_paths, variants_of, budget, override)

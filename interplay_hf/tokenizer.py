@@ -2,8 +2,10 @@
 
 The released checkpoints ship their own ``tokenizer.json`` (load it, don't rebuild it). For our own
 from-scratch models we train one with the same special tokens, ids and vocabulary size
-(docs/data-format.md §5), but with a proper pre-tokenizer: digits are split one by one (arithmetic is easier
-to learn) and words are kept whole (the official tokenizer splits words into letters).
+(docs/data-format.md §5). Numbers are pre-tokenized as the official ``scripts/build_tokenizer.py`` does by
+default (``numbers="groups"``: runs of up to three digits, so BPE learns most numbers below 1,000 as single
+tokens and the vocabulary fills its ~2,200 entries), or split into single digits (``numbers="digits"``: a
+smaller vocabulary, ~700 entries, and arithmetic over digit tokens). Words are kept whole.
 
 The six format tags (``<question>`` … ``</answer>``) are single *added* tokens with ids 4-9 but are
 **not** marked special: TRL's GRPOTrainer and most evaluation code decode completions with
@@ -37,6 +39,9 @@ FORMAT_TAGS: tuple[str, ...] = SPECIAL_TOKENS[4:]
 ANSWER_CLOSE = "</answer>"
 DEFAULT_VOCAB_SIZE = 2200
 MODEL_MAX_LENGTH = 2048
+NUMBER_MODES = ("groups", "digits")
+DEFAULT_NUMBERS = "groups"  # the official tokenizer's behaviour
+NUMBER_GROUP_PATTERN = r"\p{N}{1,3}"  # official PAT_STR rule 4 without separators, decimals or exponents
 
 
 def _unmark_format_tags(backend: Any) -> Any:
@@ -52,7 +57,19 @@ def _unmark_format_tags(backend: Any) -> Any:
     return Tokenizer.from_str(json.dumps(state)) if changed else backend
 
 
-def build_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE):
+def number_pre_tokenizer(numbers: str = DEFAULT_NUMBERS):
+    """The pre-tokenizer that isolates numbers: 1-3 digit groups (official) or single digits."""
+    from tokenizers import Regex, pre_tokenizers
+
+    if numbers not in NUMBER_MODES:
+        raise ConfigError(f"numbers: {numbers!r} is not a number mode; choose {' or '.join(NUMBER_MODES)} "
+                          "(groups: numbers of up to 3 digits as tokens, the official default; digits: one by one)")
+    if numbers == "digits":
+        return pre_tokenizers.Digits(individual_digits=True)
+    return pre_tokenizers.Split(Regex(NUMBER_GROUP_PATTERN), behavior="isolated")
+
+
+def build_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE, numbers: str = DEFAULT_NUMBERS):
     """Train a byte-level BPE tokenizer on ``texts`` and wrap it as a ``PreTrainedTokenizerFast``.
 
     Deterministic for the same input order (single-threaded training, fixed merge tie-breaking).
@@ -68,9 +85,10 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE):
     # Rayon-parallel word counting is deterministic in counts, but keep training single-threaded so the
     # merge order never depends on thread scheduling.
     os.environ.setdefault("RAYON_NUM_THREADS", "1")
+    numbers_pre_tokenizer = number_pre_tokenizer(numbers)
     tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+        [numbers_pre_tokenizer, pre_tokenizers.ByteLevel(add_prefix_space=False)]
     )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
@@ -126,6 +144,7 @@ def build_tokenizer_from_dataset(
     column: str = "text",
     vocab_size: int = DEFAULT_VOCAB_SIZE,
     max_texts: int | None = None,
+    numbers: str = DEFAULT_NUMBERS,
 ):
     """Train on a saved dataset's text column (first ``max_texts`` rows, in order) and save to ``output_dir``."""
     from datasets import DatasetDict
@@ -151,6 +170,6 @@ def build_tokenizer_from_dataset(
         for start in range(0, len(dataset), 1000):
             yield from dataset[start : start + 1000][column]
 
-    tokenizer = build_tokenizer(texts(), vocab_size=vocab_size)
+    tokenizer = build_tokenizer(texts(), vocab_size=vocab_size, numbers=numbers)
     tokenizer.save_pretrained(str(output_dir))
     return tokenizer

@@ -100,3 +100,20 @@ def test_tokenizer_command_builds_from_a_saved_dataset(tmp_path, official_rows):
         build_tokenizer_from_dataset(tmp_path / "data", tmp_path / "tok2", column="prompt")
     with pytest.raises(ConfigError, match="--dataset"):
         build_tokenizer_from_dataset(tmp_path / "missing", tmp_path / "tok3")
+
+
+def test_numbers_are_official_digit_groups_by_default_and_digits_on_request(official_rows):
+    """Default: runs of up to 3 digits, learned as single tokens (official); `digits`: one digit per token."""
+    texts = _texts(official_rows) * 2
+    groups = build_tokenizer(texts, vocab_size=1200)
+    digits = build_tokenizer(texts, vocab_size=1200, numbers="digits")
+    number_tokens = [t for t in groups.get_vocab() if t.isdigit() and len(t) > 1]
+    assert number_tokens and max(map(len, number_tokens)) <= 3
+    assert not [t for t in digits.get_vocab() if t.isdigit() and len(t) > 1]
+    assert "".join(groups.tokenize(" 12345")) == "Ġ12345" and all(len(t) <= 3 for t in groups.tokenize("12345"))
+    assert [t for t in digits.tokenize(" 123") if t != "Ġ"] == ["1", "2", "3"]
+    assert len(groups) > len(digits)  # the number tokens fill the vocabulary (official: ~2,200 entries)
+    for tokenizer in (groups, digits):
+        assert tokenizer.decode(tokenizer(texts[0])["input_ids"]) == texts[0]
+    with pytest.raises(ConfigError, match="numbers: 'words' is not a number mode"):
+        build_tokenizer(texts, numbers="words")

@@ -1,0 +1,72 @@
+"""``interplay-hf pipeline R --smoke``: the paper pipelines' own stage graphs, end to end on a CPU at toy scale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from interplay_hf.pipeline import DONE_FILE, decide, run_pipeline, select_stages
+from interplay_hf.pipeline_plan import build_plan
+from interplay_hf.pipeline_smoke import CPU_CONFIG, TEST_ROWS, TINY_PRESET, TRAIN_ROWS
+
+REPO = Path(__file__).resolve().parent.parent
+PAPER = {p.parent.name: p for p in sorted((REPO / "recipes" / "paper").glob("*/pipeline.yaml"))}
+
+
+def _flag(command: list[str], flag: str) -> str | None:
+    values = [command[i + 1] for i, word in enumerate(command) if word == flag]
+    return values[-1] if values else None
+
+
+@pytest.mark.parametrize("name", sorted(PAPER))
+def test_a_smoke_plan_keeps_the_stage_graph_and_runs_everything_small_on_the_cpu(name, tmp_path):
+    full = build_plan(PAPER[name], tmp_path)
+    smoke = build_plan(PAPER[name], tmp_path, smoke=True)
+    assert smoke.run_dir.name == f"{full.name}-smoke"
+    assert [(s.name, s.type, s.inputs, s.recipe) for s in smoke.stages] == [
+        (s.name, s.type, s.inputs, s.recipe) for s in full.stages]
+    for stage in smoke.stages:
+        if stage.type in ("sft", "grpo", "eval"):
+            assert _flag(stage.command, "--config_file") == CPU_CONFIG, stage.name
+        if stage.type in ("sft", "grpo"):
+            assert _flag(stage.command, "--use_cpu") == "true" and _flag(stage.command, "--bf16") == "false"
+            if "--model_preset" in stage.command or "model_preset" in yaml.safe_load((REPO / stage.recipe).read_text()):
+                assert _flag(stage.command, "--model_preset") == TINY_PRESET
+        if stage.type == "data":
+            sizes = stage.recipe_overrides
+            assert sizes["num_proc"] == 1 and sizes.get("eval", {"size": TEST_ROWS}) == {"size": TEST_ROWS}
+            assert {split["size"] for split in sizes["splits"].values() if split} == {TRAIN_ROWS}
+        if stage.type == "eval":
+            assert _flag(stage.command, "--n") == "2"
+
+
+def _run_smoke(name: str, runs: Path) -> Path:
+    lines: list[str] = []
+    code = run_pipeline(PAPER[name], runs, smoke=True, echo=False, say=lines.append)
+    assert code == 0, "\n".join(lines)
+    plan = build_plan(PAPER[name], runs, smoke=True)
+    for stage in plan.stages:
+        assert stage.manual or (stage.output_dir / DONE_FILE).is_file(), stage.name
+    for stage in plan.stages:
+        if stage.type == "eval":
+            results = json.loads((stage.output_dir / "results.json").read_text(encoding="utf-8"))
+            assert results  # every test set was sampled and scored
+    assert (plan.run_dir / "report" / "report.md").is_file()
+    return plan.run_dir
+
+
+def test_the_extrapolation_pipeline_runs_end_to_end_as_a_smoke_run(tmp_path):
+    run_dir = _run_smoke("extrapolation", tmp_path)
+    assert (run_dir / "edge" / "edge.json").is_file()
+    # Resuming is free: planned again, every stage is finished (the manual push stays off).
+    plan = build_plan(PAPER["extrapolation"], tmp_path, smoke=True)
+    assert {d.action for d in decide(plan, select_stages(plan))} == {"skip", "off"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["context", "midtrain_vs_rl", "process_reward"])
+def test_the_other_paper_pipelines_run_end_to_end_as_smoke_runs(name, tmp_path):
+    _run_smoke(name, tmp_path)
