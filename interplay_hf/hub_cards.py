@@ -48,17 +48,8 @@ from interplay_hf.hub_card_inputs import (
     training_budget,
     training_metrics,
 )
+from interplay_hf.paper import CITATION
 
-CITATION = """@misc{zhang2025interplaypretrainingmidtrainingrl,
-      title={On the Interplay of Pre-Training, Mid-Training, and RL on Reasoning Language Models},
-      author={Charlie Zhang and Graham Neubig and Xiang Yue},
-      year={2025},
-      eprint={2512.07783},
-      archivePrefix={arXiv},
-      primaryClass={cs.CL},
-      url={https://arxiv.org/abs/2512.07783},
-}"""
-PAPER_ID = "2512.07783"
 DEFAULT_LICENSE = "apache-2.0"
 MODEL_TEMPLATE = "model_card.md.jinja"
 DATASET_TEMPLATE = "dataset_card.md.jinja"

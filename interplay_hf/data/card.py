@@ -5,12 +5,7 @@ from __future__ import annotations
 import json
 
 from interplay_hf.data.recipe import DataRecipe
-
-_CITATION = """@article{interplay2025,
-  title   = {On the Interplay of Pre-Training, Mid-Training, and RL on Reasoning Language Models},
-  journal = {arXiv preprint arXiv:2512.07783},
-  year    = {2025}
-}"""
+from interplay_hf.paper import CITATION
 
 
 def dataset_card(recipe: DataRecipe, report: dict) -> str:
@@ -64,7 +59,7 @@ def dataset_card(recipe: DataRecipe, report: dict) -> str:
         "## Citation",
         "",
         "```bibtex",
-        _CITATION,
+        CITATION,
         "```",
         "",
     ]

@@ -9,6 +9,7 @@ graph and the gold answer are taken, exactly as the official scorer does.
 import datasets
 import evaluate
 
+from interplay_hf.paper import ARXIV_URL, CITATION
 from interplay_hf.verify import ERROR_TYPES, verify
 
 _DESCRIPTION = """\
@@ -38,13 +39,6 @@ Examples:
     1.0
 """
 
-_CITATION = """\
-@article{interplay2025,
-  title={On the Interplay of Pre-Training, Mid-Training, and RL on Reasoning Language Models},
-  journal={arXiv preprint arXiv:2512.07783},
-  year={2025}
-}
-"""
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
@@ -52,12 +46,12 @@ class ProcessVerifier(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
-            citation=_CITATION,
+            citation=CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features(
                 {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
             ),
-            reference_urls=["https://arxiv.org/abs/2512.07783"],
+            reference_urls=[ARXIV_URL],
         )
 
     def _compute(self, predictions, references, mode="compat", alpha=0.2):
