@@ -130,19 +130,7 @@ def _biased(rng: Random, plain: list[int], heavy: list[int], n_places: int, hc: 
     return heavy[-1] if heavy else plain[-1]
 
 
-@dataclass(frozen=True)
-class _Sizes:
-    """drawAll's numbers: structure bound s, necessary-size targets n <= m, layer widths w0 <= w1, edge count e."""
-
-    s: int
-    n: int
-    m: int
-    w0: int
-    w1: int
-    e: int
-
-
-@dataclass
+@dataclass(slots=True)
 class _Structure:
     """The structure graph's parameters: ids 0..n_places-1 are place totals, then the instances place by place."""
 
@@ -150,11 +138,12 @@ class _Structure:
     n_items: int
     n_params: int
     items_of: list[list[int]]  # place -> its instance ids (the operands of its total)
-    inst_place: list[int]  # instance k (id n_places + k) -> place index
-    inst_item: list[int]  # instance k -> item index
+    adj: list[int]  # place -> bitmask of its items
+    inst_place: list[int] = field(default_factory=list)  # instance k (id n_places + k) -> place index; filled by
+    inst_item: list[int] = field(default_factory=list)  # _name_owners once a draw survives drawNecessary1
 
 
-@dataclass
+@dataclass(slots=True)
 class _Subgraph:
     """The parameters a problem mentions, grown by drawNecessary1, addingparameter and drawUnnecessary."""
 
@@ -187,21 +176,22 @@ def draw_graph(
     incoming edges), so an early exit never drops a draw that would have been accepted (``_reachable``).
     """
     reverse = mode == REVERSE
-    sizes = _draw_sizes(op, reverse, rng, ip_max)
-    structure = _draw_structure(rng, sizes.w0, sizes.w1, sizes.e)
+    s, n, m, w0, w1, e = _draw_sizes(op, reverse, rng, ip_max)
+    structure = _draw_structure(rng, w0, w1, e)
     if structure is None:
         return None
     st = _number_parameters(*structure)
-    sub = _draw_necessary_1(rng, st, sizes.n, sizes.m)
+    sub = _draw_necessary_1(rng, st, n, m)
     n_nodes = len(sub.places) + len(sub.instances)
     if n_nodes == 0:
         return None
     fewest = sub.place_ops + len(sub.instances)  # each instance takes at least one operation
-    if n_nodes > 2 and not _reachable(op, fewest, max(sizes.s, fewest - 1) + len(sub.instances)):
+    if n_nodes > 2 and not _reachable(op, fewest, max(s, fewest - 1) + len(sub.instances)):
         return None
+    _name_owners(st)
 
     names = _draw_names(rng, place_groups, item_groups, st.n_places, st.n_items) if reverse else None
-    parents: list[list[int]] = st.items_of + [[] for _ in st.inst_place]  # a total's operands are its instances
+    parents: list[list[int]] = st.items_of + [[] for _ in range(st.n_params - st.n_places)]  # a total's operands are its instances
     name_of = None
     if reverse:
         name_of = lambda x: _name(x, st.n_places, total_name, *names, st.inst_place, st.inst_item)  # noqa: E731
@@ -210,7 +200,7 @@ def draw_graph(
         return None
     topo, edges, in_topo = ordered
     edges += _add_parameter(rng, st, sub, parents, topo, in_topo)
-    budget = max(sub.place_ops + edges, sizes.s)  # the official spreads operations up to s
+    budget = max(sub.place_ops + edges, s)  # the official spreads operations up to s
     if not _reachable(op, sub.place_ops + len(sub.instances), budget + len(sub.instances)):
         return None
 
@@ -265,7 +255,7 @@ def draw_graph(
         values=values,
         mod=mod,
         unknown=unknown,
-        meta={"s": sizes.s, "n": sizes.n, "m": sizes.m, "w0": sizes.w0, "w1": sizes.w1, "e": sizes.e},
+        meta={"s": s, "n": n, "m": m, "w0": w0, "w1": w1, "e": e},
     )
 
 
@@ -274,8 +264,9 @@ def _reachable(op: int, fewest: int, most: int) -> bool:
     return fewest <= op <= most
 
 
-def _draw_sizes(op: int, reverse: bool, rng: Random, ip_max: int) -> _Sizes:
-    """drawAll: s = the op tier's bound (forced), n and m for the necessary part, widths w0 <= w1 and edges e."""
+def _draw_sizes(op: int, reverse: bool, rng: Random, ip_max: int) -> tuple[int, int, int, int, int, int]:
+    """drawAll: (s, n, m, w0, w1, e): s = the op tier's bound (forced), n <= m for the necessary part, layer widths
+    w0 <= w1 and the edge count e."""
     rand = rng.random
     s, cum = _sizes(op, ip_max)
     n = max(1 + int(rand() * s), 1 + int(rand() * s))
@@ -289,7 +280,7 @@ def _draw_sizes(op: int, reverse: bool, rng: Random, ip_max: int) -> _Sizes:
     w0, w1 = (t0, t1) if t0 < t1 else (t1, t0)
     span = ip_max - w0 + 1
     e = min(w0 + int(rand() * span), w0 + int(rand() * span), w1 * w1)
-    return _Sizes(s, n, m, w0, w1, e)
+    return s, n, m, w0, w1, e
 
 
 def _draw_structure(rng: Random, w0: int, w1: int, e: int) -> tuple[list[int], int] | None:
@@ -340,18 +331,20 @@ def _draw_structure(rng: Random, w0: int, w1: int, e: int) -> tuple[list[int], i
 
 def _number_parameters(adj: list[int], n_items: int) -> _Structure:
     """Parameter ids: place totals first, then each place's instances (one per item it holds) in place order."""
-    n_places = len(adj)
     items_of: list[list[int]] = []
-    inst_place: list[int] = []
-    inst_item: list[int] = []
-    next_id = n_places
-    for place, mask in enumerate(adj):
+    next_id = len(adj)
+    for mask in adj:
         count = _POPCOUNT[mask]
         items_of.append(list(range(next_id, next_id + count)))
         next_id += count
-        inst_place += [place] * count
-        inst_item += _BITS[mask]
-    return _Structure(n_places, n_items, next_id, items_of, inst_place, inst_item)
+    return _Structure(len(adj), n_items, next_id, items_of, adj)
+
+
+def _name_owners(st: _Structure) -> None:
+    """Each instance's place and item (what its name is made of); only draws past the first op(G) bound need them."""
+    for place, mask in enumerate(st.adj):
+        st.inst_place += [place] * _POPCOUNT[mask]
+        st.inst_item += _BITS[mask]
 
 
 def _draw_necessary_1(rng: Random, st: _Structure, n: int, m: int) -> _Subgraph:
