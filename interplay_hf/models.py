@@ -34,10 +34,6 @@ MAX_POSITION_EMBEDDINGS = 2048
 ROPE_THETA = 1_000_000.0
 
 
-def is_preset(name: str) -> bool:
-    return name in PRESETS
-
-
 def preset_config(name: str, tokenizer: Any | None = None, vocab_size: int = 2200):
     """The ``Qwen2Config`` of a preset; special-token ids come from ``tokenizer`` when given."""
     from transformers import Qwen2Config
@@ -134,15 +130,3 @@ def load_pretrained(
 def count_parameters(model: Any) -> int:
     """Unique parameters (tied embeddings counted once; works on meta-device models)."""
     return sum(p.numel() for p in model.parameters())
-
-
-def preset_table() -> str:
-    """One line per preset with its shape and parameter count at the default vocabulary (for ``--help``)."""
-    import torch
-
-    lines = []
-    for name, preset in PRESETS.items():
-        with torch.device("meta"):
-            n = count_parameters(build_model(name))
-        lines.append(f"{name:11s} {n / 1e6:7.2f}M  hidden {preset.hidden_size}, layers {preset.num_hidden_layers}: {preset.help}")
-    return "\n".join(lines)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import re
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -562,8 +562,3 @@ def _load_error_message(entry: ReleasedCheckpoint, source: str, err: Exception) 
             f"`hf download {entry.repo_id} --include '{entry.subfolder}/*'`. ({first_line})"
         )
     return f"cannot load released checkpoint {entry.name!r} from {source} (subfolder {entry.subfolder!r}): {first_line}"
-
-
-def with_revision(entry: ReleasedCheckpoint, revision: str | None) -> ReleasedCheckpoint:
-    """The same entry pinned to a revision (a commit of the released repo), for reproducible evals."""
-    return replace(entry, revision=revision)

@@ -78,10 +78,3 @@ def grpo_steps(
         f"({num_generations} generations x {num_iterations} iterations) = {prompts_per_step:g} prompts per step) "
         f"-> max_steps={steps}"
     )
-
-
-def paper_split(total_samples: int, rl_share: float) -> tuple[int, int]:
-    """(mid-training samples, RL prompts) for the paper's budget split: a share β of the total goes to RL."""
-    assert 0.0 <= rl_share <= 1.0, rl_share
-    rl = round(total_samples * rl_share)
-    return total_samples - rl, rl
