@@ -84,6 +84,13 @@ def _quiet_stdout() -> None:
         pass
 
 
+def check_output_dir(path: str | os.PathLike | None, flag: str = "--output-dir") -> None:
+    """An output folder that is an existing file is the user's mistake: say so before any work (some writers,
+    e.g. ``save_pretrained``, only warn and write nothing)."""
+    if path is not None and Path(path).exists() and not Path(path).is_dir():
+        raise ConfigError(f"{flag} {path}: is a file, not a folder; choose another {flag}")
+
+
 def io_error_text(err: OSError) -> str:
     """``<path>: <reason>`` for an OSError (both paths of a rename/copy when there are two)."""
     reason = err.strerror or str(err) or type(err).__name__

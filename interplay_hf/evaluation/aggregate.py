@@ -117,8 +117,11 @@ def load_results(path: str | Path) -> dict:
         path = path / "results.json"
     if not path.is_file():
         raise ConfigError(f"{path}: no results.json here; pass an eval output directory (interplay-hf eval --output-dir)")
-    with open(path, encoding="utf-8") as f:
-        results = json.load(f)
-    if "problems" not in results:
+    try:
+        with open(path, encoding="utf-8") as f:
+            results = json.load(f)
+    except ValueError as err:  # JSON or UTF-8: a torn or foreign file, named rather than a traceback
+        raise ConfigError(f"{path}: not a valid results.json ({err}); re-run the evaluation that wrote it") from None
+    if not isinstance(results, dict) or not isinstance(results.get("problems"), list):
         raise ConfigError(f"{path}: not an evaluation results.json (no 'problems' list)")
     return results

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from interplay_hf.cli_guard import check_output_dir
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.config import EvalConfig, add_dataclass_arguments, config_from_args
 from interplay_hf.evaluation.edge import EdgeCriteria
@@ -96,6 +97,7 @@ def run_report(args: argparse.Namespace) -> int:
     from interplay_hf.evaluation.passk import parse_int_list
     from interplay_hf.evaluation.stats import BootstrapSpec
 
+    check_output_dir(args.output_dir)
     labels = [x for x in args.labels.split(",")] if args.labels else None
     spec = BootstrapSpec(resamples=args.bootstrap_resamples, confidence=args.confidence)
     report = compare_runs(args.eval_dirs, labels, args.output_dir, parse_int_list(args.k, "--k"), spec,
@@ -120,6 +122,7 @@ def run_findings(args: argparse.Namespace) -> int:
 def run_select_edge(args: argparse.Namespace) -> int:
     from interplay_hf.evaluation.edge import select_edge_command
 
+    check_output_dir(args.output_dir)
     criteria = EdgeCriteria(**{name: getattr(args, name) for name in EdgeCriteria.__dataclass_fields__})
     args = resolve_released_args(args)
     if args.results is None:

@@ -114,10 +114,11 @@ _RESULTS_IDENTITY = ("model", "subfolder", "revision", "data", "split", "n")
 def check_output_dir(cfg: EvalConfig, out: Path) -> None:
     """Refuse (without ``--overwrite``) an output folder holding results of another model or other settings:
     a re-run of the same command may replace or resume its own results, never someone else's."""
+    from interplay_hf.cli_guard import check_output_dir as check_is_folder
+
+    check_is_folder(out)
     if cfg.overwrite:
         return
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--output-dir {out}: is a file; choose a folder")
     fix = "choose another --output-dir, or pass --overwrite to replace them"
     meta = out / PARTIAL / "config.json"
     if cfg.resume and meta.is_file():

@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from interplay_hf.cli_guard import debug_requested, run_launched
+from interplay_hf.cli_guard import check_output_dir, debug_requested, run_launched
 from interplay_hf.errors import ConfigError
 from interplay_hf.redact import redact_argv
 
@@ -67,6 +67,8 @@ def register(subparsers) -> None:
 
 def run_tokenizer(args) -> int:
     from interplay_hf.tokenizer import build_tokenizer_from_dataset
+
+    check_output_dir(args.output_dir)
 
     tokenizer = build_tokenizer_from_dataset(
         args.dataset, args.output_dir, args.split, args.column, args.vocab_size, args.max_texts, args.numbers
