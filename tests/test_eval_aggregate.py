@@ -8,9 +8,9 @@ import pytest
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.aggregate import block, summarize
+from interplay_hf.evaluation.compare import compare_runs
 from interplay_hf.evaluation.edge import EdgeCriteria, informative_share, select_edge
 from interplay_hf.evaluation.passk import DEFAULT_REGIMES, pass_at_k
-from interplay_hf.evaluation.compare import compare_runs
 from interplay_hf.evaluation.report import table_ks, write_run_report
 
 ERRORS = {"missing": 1, "extra": 0, "value_mismatch": 2, "dependency_mismatch": 0, "answer_mismatch": 1, "format": 0}

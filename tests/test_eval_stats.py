@@ -20,7 +20,11 @@ from interplay_hf.evaluation.aggregate import metric_values, summarize
 from interplay_hf.evaluation.compare import compare_runs, require_same_problems, run_difference
 from interplay_hf.evaluation.passk import pass_at_k
 from interplay_hf.evaluation.stats import (
-    BootstrapSpec, align_by_id, bootstrap_ci, paired_difference, unpaired_difference,
+    BootstrapSpec,
+    align_by_id,
+    bootstrap_ci,
+    paired_difference,
+    unpaired_difference,
 )
 
 SIMULATIONS = 1000

@@ -14,10 +14,10 @@ Importing this package does not import torch.
 
 from interplay_hf.evaluation.aggregate import block, load_results, summarize
 from interplay_hf.evaluation.chance import AnswerDistribution, chance_pass_at_k
+from interplay_hf.evaluation.compare import compare_runs
 from interplay_hf.evaluation.config import EvalConfig
 from interplay_hf.evaluation.edge import EdgeCriteria, select_edge
 from interplay_hf.evaluation.passk import DEFAULT_REGIMES, first_k_pass, pass_at_k
-from interplay_hf.evaluation.compare import compare_runs
 
 
 def evaluate(cfg: EvalConfig, log=None):

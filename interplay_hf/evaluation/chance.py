@@ -50,7 +50,7 @@ class AnswerDistribution:
     def add(self, op: int, answer: str | int | None) -> None:
         self.counts.setdefault(op, Counter())[answer_key(answer)] += 1
 
-    def update(self, pairs: Iterable[tuple[int, str | int | None]]) -> "AnswerDistribution":
+    def update(self, pairs: Iterable[tuple[int, str | int | None]]) -> AnswerDistribution:
         for op, answer in pairs:
             self.add(op, answer)
         return self

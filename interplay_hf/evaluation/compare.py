@@ -16,8 +16,18 @@ from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.aggregate import load_results, metric_values, records_in, summarize
 from interplay_hf.evaluation.passk import parse_regimes
 from interplay_hf.evaluation.report import (
-    HEADLINE_NOTE, _error_table, _k_axis, _metric_columns, _plt, _safe, _save, _shade_regimes, _style_axes, _table,
-    pct, table_ks,
+    HEADLINE_NOTE,
+    _error_table,
+    _k_axis,
+    _metric_columns,
+    _plt,
+    _safe,
+    _save,
+    _shade_regimes,
+    _style_axes,
+    _table,
+    pct,
+    table_ks,
 )
 from interplay_hf.evaluation.stats import BootstrapSpec, align_by_id, paired_difference, unpaired_difference
 

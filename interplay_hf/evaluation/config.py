@@ -135,7 +135,7 @@ class EvalConfig:
             raise ConfigError(f"--max-problems-per-op must be positive, got {self.max_problems_per_op}")
         if self.chance_samples < 0:
             raise ConfigError(f"--chance-samples must be ≥ 0, got {self.chance_samples}")
-        self.intervals  # validates --bootstrap-resamples and --confidence before anything runs
+        _ = self.intervals  # validates --bootstrap-resamples and --confidence before anything runs
         if not self.model:
             raise ConfigError("--model is required (a local model directory or a Hub repo id), or --released <name>")
         if not self.data:
