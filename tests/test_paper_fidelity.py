@@ -81,3 +81,15 @@ def test_rollouts_end_at_eos_when_the_recipe_says_so(tiny_tokenizer):
                                           stop_at_answer_close=False), model_args, training_args, tiny_tokenizer)
     assert stops.generation_config.eos_token_id == [3, 9]
     assert eos_only.generation_config.eos_token_id == [tiny_tokenizer.eos_token_id] == [3]
+
+
+def test_a_sample_budget_measures_the_mean_document_length(tiny_tokenizer):
+    """Mid-training counts documents (max_train_samples); the mean length of a `text` column must be measurable."""
+    from datasets import Dataset
+
+    from interplay_hf.train.sft import mean_document_tokens
+
+    texts = ["<question> a </question> <solution> b </solution>", "<question> c </question>"]
+    mean = mean_document_tokens(Dataset.from_dict({"text": texts}), tiny_tokenizer, "text")
+    expected = sum(len(tiny_tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts) / 2
+    assert mean == expected

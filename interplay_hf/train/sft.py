@@ -100,7 +100,7 @@ def mean_document_tokens(train_dataset, tokenizer, text_field: str, limit: int =
     if "prompt" in sample.column_names and text_field not in sample.column_names:
         texts = [p + c for p, c in zip(sample["prompt"], sample["completion"])]
     else:
-        texts = sample[text_field]
+        texts = list(sample[text_field])  # datasets 4 returns a lazy Column, which tokenizers reject
     lengths = [len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     return sum(lengths) / max(len(lengths), 1)
 
