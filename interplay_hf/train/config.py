@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -272,7 +273,11 @@ def parse_stage_args(
     defaults = GRPO_PAPER_DEFAULTS if stage == "grpo" else {}
     parser.set_defaults_with_config(**defaults)
     try:
-        script_args, training_args, model_args = parser.parse_args_and_config(args=argv)
+        with warnings.catch_warnings():
+            if "gradient_checkpointing" not in [*yaml_keys, *cli_keys]:
+                # GRPOConfig's own default sets the deprecated name; a user who never wrote it can do nothing about it.
+                warnings.filterwarnings("ignore", message="`gradient_checkpointing` is deprecated", category=FutureWarning)
+            script_args, training_args, model_args = parser.parse_args_and_config(args=argv)
     except ConfigError:
         raise
     except (ValueError, TypeError) as err:
