@@ -284,4 +284,25 @@ def stage_cli(kind: str, main, argv: list[str] | None = None) -> int:
     from interplay_hf.train.config import parse_stage_args
 
     argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
-    return run_guarded(f"interplay-hf train {kind}", lambda: main(*parse_stage_args(kind, argv)), debug=debug)
+
+    def parse_check_train():
+        script_args, training_args, model_args = parse_stage_args(kind, argv)
+        check_one_job(training_args)
+        return main(script_args, training_args, model_args)
+
+    return run_guarded(f"interplay-hf train {kind}", parse_check_train, debug=debug)
+
+
+def check_one_job(training_args) -> None:
+    """Refuse processes that a launcher started together but that do not form one distributed job.
+
+    accelerate enables FSDP/DeepSpeed only with an accelerator: on a CPU-only machine an FSDP config starts
+    its processes as independent single-process runs (each would train alone into the same output_dir).
+    """
+    launched = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if launched > 1 and world_size(training_args) == 1:
+        raise ConfigError(
+            f"the launcher started {launched} processes, but they do not form one distributed job (an FSDP or "
+            "DeepSpeed accelerate config on a machine without GPUs); each would train alone into the same "
+            f"output_dir. For CPU ranks use accelerate_configs/cpu.yaml with --multi_gpu --num_processes {launched}."
+        )
