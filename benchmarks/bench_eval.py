@@ -1,17 +1,21 @@
-"""Sampling throughput of evaluation: our batched, per-sample-seeded ``HFSampler`` vs a naive loop.
+"""Evaluation throughput: the whole ``interplay-hf eval`` command against a plain batched ``model.generate`` loop.
 
-    python benchmarks/bench_eval.py [--quick] [--preset qwen2-1m] [--n 64] [--max-new-tokens 64]
+    python benchmarks/bench_eval.py --quick                                  # random qwen2-1m, seconds
+    python benchmarks/bench_eval.py --preset qwen2-5m --max-new-tokens 256
+    python benchmarks/bench_eval.py --model runs/quickstart/pretrain --data runs/quickstart/data/dataset \\
+        --max-new-tokens 160                                                 # a trained model that stops
 
-Three ways to draw n completions per prompt, in the same process on the same random model:
+Both sides load the model from disk inside the timed region and generate n samples per prompt at the paper's
+settings (temperature 0.7, top-p 1, no top-k, stop at ``</answer>``) with the same batch size:
 
-* ``naive``: one ``model.generate(do_sample=True)`` call per sample (what a simple eval script does);
-* ``batched (HF multinomial)``: our batching/left padding, HF's own sampling (global RNG; not reproducible
-  across batch sizes);
-* ``batched (ours)``: ``HFSampler`` — the same batching with per-sample counter-based seeds (what
-  ``interplay-hf eval`` runs): its cost over HF multinomial is the price of reproducibility.
+* ``plain generate``: ``AutoModelForCausalLM.from_pretrained`` + ``model.generate(do_sample=True)`` over
+  left-padded batches (what a simple eval script does);
+* ``interplay-hf eval``: ``evaluation.run.evaluate`` end to end (loading, per-sample seeded decoding, scoring,
+  chance baseline, results files), with ``--dtype`` as given.
 
-Tokens counted = generated tokens up to the stop (a random model rarely stops, so ≈ max_new_tokens each).
-The naive loop runs on a subset of samples (``--naive-samples``) and is reported as a rate.
+The two alternate for ``--rounds`` rounds, so both see the same machine load; the ratio of the best rates is
+printed. Tokens are generated tokens up to the stop. Without ``--model`` a random model rarely stops, so every
+row runs to ``--max-new-tokens``.
 """
 
 from __future__ import annotations
@@ -20,97 +24,116 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 prompts, 64 new tokens, 8 naive samples")
-    parser.add_argument("--preset", default="qwen2-1m", help="model preset (random init)")
-    parser.add_argument("--n", type=int, default=64, help="samples per prompt")
-    parser.add_argument("--prompts", type=int, default=None, help="prompts (default 2 quick / 4)")
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="default 64 quick / 256")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: auto (as eval)")
-    parser.add_argument("--naive-samples", type=int, default=None, help="samples for the naive loop (default 8 quick / 32)")
-    args = parser.parse_args()
-    prompts_n = args.prompts or (2 if args.quick else 4)
-    max_new = args.max_new_tokens or (64 if args.quick else 256)
-    naive_n = args.naive_samples or (8 if args.quick else 32)
-
-    import torch
-    from transformers import GenerationConfig
-
-    from interplay_hf.data.text import make_prompt, make_text
-    from interplay_hf.evaluation.sampling import HFSampler, Request, build_requests, cut_completion, stop_config
-    from interplay_hf.models import build_model, count_parameters
+def random_model(preset: str, workdir: Path, n_prompts: int) -> tuple[str, str]:
+    """A saved random ``preset`` model with a tokenizer trained on the official fixture rows, and a .jsonl of
+    ``n_prompts`` of those rows as the eval set."""
+    from interplay_hf.data.text import make_text
+    from interplay_hf.models import build_model
     from interplay_hf.tokenizer import build_tokenizer
 
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-    rows = [json.loads(line) for line in open(REPO / "tests" / "fixtures" / "official_rows.jsonl")]
+    rows = [json.loads(line) for line in open(REPO / "tests" / "fixtures" / "official_rows.jsonl", encoding="utf-8")]
     tok = build_tokenizer([make_text(r["problem"], r["question"], r["solution"]) for r in rows] * 2, vocab_size=2200)
-    tok.padding_side = "left"
-    model = build_model(args.preset, tokenizer=tok, seed=0).eval()
-    prompts = [tok(make_prompt(r["problem"], r["question"]), add_special_tokens=False)["input_ids"]
-               for r in rows[10 : 10 + prompts_n]]
-    stop = stop_config(tok, model.config, "</answer>")
-    requests = build_requests(prompts, [f"p{i}" for i in range(len(prompts))], args.n, seed=0)
-    print(f"model {args.preset} ({count_parameters(model) / 1e6:.2f}M params), {len(prompts)} prompts x n={args.n}, "
-          f"max_new_tokens={max_new}, prompt length {min(map(len, prompts))}-{max(map(len, prompts))} tokens, "
-          f"threads={torch.get_num_threads()}")
+    model = build_model(preset, tokenizer=tok, seed=0)
+    model.save_pretrained(workdir / "model")
+    tok.save_pretrained(workdir / "model")
+    with open(workdir / "eval.jsonl", "w", encoding="utf-8") as f:
+        for row in rows[10 : 10 + n_prompts]:
+            f.write(json.dumps(row) + "\n")
+    return str(workdir / "model"), str(workdir / "eval.jsonl")
 
-    def count(outs):
-        return sum(len(cut_completion(o, stop)[0]) for o in outs)
 
-    results = []
-    # ours
-    sampler = HFSampler(model, tok, stop, max_new, 0.7, 1.0, args.batch_size)
-    sampler.generate(requests[:2])  # warm-up (and auto batch size)
-    t = time.perf_counter()
-    outs = sampler.generate(requests)
-    dt = time.perf_counter() - t
-    results.append(("batched (ours, seeded per sample)", len(requests), count(outs), dt))
-    batch = sampler.batch_size
+def plain_generate(model_dir: str, prompts: list[str], n: int, max_new: int, batch_size: int) -> tuple[int, float]:
+    """(generated tokens up to the stop, seconds) of a plain batched ``model.generate`` loop, loading included."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    # same batching, HF multinomial sampling
-    hf_cfg = GenerationConfig(do_sample=True, temperature=0.7, top_p=1.0, top_k=0, max_new_tokens=max_new,
+    from interplay_hf.evaluation.sampling import cut_completion, stop_config
+
+    start = time.perf_counter()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    stop = stop_config(tok, model.config, "</answer>", model.generation_config)
+    config = GenerationConfig(do_sample=True, temperature=0.7, top_p=1.0, top_k=0, max_new_tokens=max_new,
                               eos_token_id=stop.stop_token_ids + stop.keep_token_ids, pad_token_id=stop.pad_token_id)
-    t = time.perf_counter()
-    outs = []
-    order = sorted(range(len(requests)), key=lambda i: -len(requests[i].prompt_ids))
-    for s in range(0, len(order), batch):
-        chunk = [requests[i] for i in order[s : s + batch]]
-        width = max(len(r.prompt_ids) for r in chunk)
-        ids = torch.tensor([[stop.pad_token_id] * (width - len(r.prompt_ids)) + r.prompt_ids for r in chunk])
-        mask = torch.tensor([[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in chunk])
+    sequences = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts for _ in range(n)]
+    sequences.sort(key=len, reverse=True)
+    tokens = 0
+    for s in range(0, len(sequences), batch_size):
+        chunk = sequences[s : s + batch_size]
+        width = max(map(len, chunk))
+        ids = torch.tensor([[stop.pad_token_id] * (width - len(c)) + c for c in chunk])
+        mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in chunk])
         with torch.inference_mode():
-            seq = model.generate(input_ids=ids, attention_mask=mask, generation_config=hf_cfg)
-        outs += [row[width:].tolist() for row in seq]
-    dt = time.perf_counter() - t
-    results.append(("batched (HF multinomial)", len(requests), count(outs), dt))
+            out = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+        tokens += sum(len(cut_completion(row[width:].tolist(), stop)[0]) for row in out)
+    return tokens, time.perf_counter() - start
 
-    # naive: one generate call per sample
-    naive_requests = [Request(prompts[i % len(prompts)], None) for i in range(naive_n)]
-    t = time.perf_counter()
-    outs = []
-    for r in naive_requests:
-        with torch.inference_mode():
-            seq = model.generate(input_ids=torch.tensor([r.prompt_ids]), generation_config=hf_cfg)
-        outs.append(seq[0, len(r.prompt_ids) :].tolist())
-    dt = time.perf_counter() - t
-    results.append(("naive (one sample per generate)", naive_n, count(outs), dt))
 
-    base = results[-1][2] / results[-1][3]
-    print(f"\nbatch size (auto) = {batch}")
-    print(f"{'method':36s} {'seqs':>5s} {'tokens':>7s} {'seconds':>8s} {'tok/s':>8s} {'vs naive':>9s}")
-    for name, seqs, tokens, secs in results:
-        rate = tokens / secs
-        print(f"{name:36s} {seqs:5d} {tokens:7d} {secs:8.2f} {rate:8.0f} {rate / base:8.1f}x")
+def our_eval(model_dir: str, data: str, n: int, max_new: int, batch_size: int, dtype: str, out: Path) -> tuple[int, float]:
+    """(generated tokens, seconds) of ``interplay-hf eval`` end to end."""
+    from interplay_hf.evaluation.config import EvalConfig
+    from interplay_hf.evaluation.run import evaluate
+
+    cfg = EvalConfig(output_dir=str(out), model=model_dir, data=data, n=n, k=[1], max_new_tokens=max_new,
+                     batch_size=batch_size, dtype=dtype, greedy=False)
+    start = time.perf_counter()
+    results = evaluate(cfg, log=lambda msg: None)
+    return results["run"]["generated_tokens"], time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="4 prompts x n=16, 64 new tokens, 1 round")
+    parser.add_argument("--preset", default="qwen2-1m", help="random model preset when --model is not given")
+    parser.add_argument("--model", help="a saved model directory (with its tokenizer)")
+    parser.add_argument("--data", help="the eval set for --model (a saved dataset or .jsonl; eval splits are used)")
+    parser.add_argument("--prompts", type=int, default=None, help="random-model prompts (default 4 quick / 8)")
+    parser.add_argument("--n", type=int, default=None, help="samples per prompt (default 16 quick / 32)")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="default 64 quick / 256")
+    parser.add_argument("--batch-size", type=int, default=64, help="the same for both sides")
+    parser.add_argument("--dtype", default="float32", help="dtype of our eval (float32 keeps today's samples)")
+    parser.add_argument("--rounds", type=int, default=None, help="alternations (default 1 quick / 2)")
+    args = parser.parse_args()
+    n = args.n or (16 if args.quick else 32)
+    max_new = args.max_new_tokens or (64 if args.quick else 256)
+    rounds = args.rounds or (1 if args.quick else 2)
+
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    from interplay_hf.evaluation.problems import load_problems
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.model:
+            model_dir, data = args.model, args.data
+        else:
+            model_dir, data = random_model(args.preset, work, args.prompts or (4 if args.quick else 8))
+        prompts = [p.prompt for p in load_problems(data, None, None, None, None, work / "problems")]
+        print(f"model {model_dir}, {len(prompts)} prompts x n={n}, max_new_tokens={max_new}, batch {args.batch_size}, "
+              f"our dtype {args.dtype}, threads {torch.get_num_threads()}")
+        best = {"plain generate": 0.0, "interplay-hf eval": 0.0}
+        for r in range(rounds):
+            tokens, secs = plain_generate(model_dir, prompts, n, max_new, args.batch_size)
+            best["plain generate"] = max(best["plain generate"], tokens / secs)
+            print(f"  round {r}: plain generate     {tokens:7d} tokens {secs:7.1f}s {tokens / secs:8.0f} tok/s", flush=True)
+            tokens, secs = our_eval(model_dir, data, n, max_new, args.batch_size, args.dtype, work / f"eval{r}")
+            best["interplay-hf eval"] = max(best["interplay-hf eval"], tokens / secs)
+            print(f"  round {r}: interplay-hf eval  {tokens:7d} tokens {secs:7.1f}s {tokens / secs:8.0f} tok/s", flush=True)
+    ratio = best["interplay-hf eval"] / best["plain generate"]
+    print(f"best tok/s: plain generate {best['plain generate']:.0f}, interplay-hf eval {best['interplay-hf eval']:.0f}"
+          f" -> ratio {ratio:.2f}x (target 3x); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

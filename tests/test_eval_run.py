@@ -108,6 +108,27 @@ def test_samples_do_not_depend_on_batch_size(tiny_model_dir):
     assert text.endswith("</answer>") and count == 3 and stopped
 
 
+def test_decode_loop_draws_the_samples_model_generate_draws(tiny_model_dir):
+    """In fp32 our decode loop (finished rows dropped, the draw taken from the last logits) and ``model.generate``
+    with the counter sampler as a logits processor give the same completions, greedy rows included."""
+    from interplay_hf.evaluation.loading import load_model, load_tokenizer
+
+    tok = load_tokenizer(str(tiny_model_dir))
+    model = load_model(str(tiny_model_dir))
+    stop = stop_config(tok, model.config, "</answer>")
+    prompts = [tok(f"<question> {q} </question> <solution>")["input_ids"] for q in ("a b c", "x", "Define p")]
+    requests = build_requests(prompts, ["p0", "p1", "p2"], 6, seed=3) + [Request(prompts[1], None)]
+    completions = {}
+    for decode_loop in (True, False):
+        for top_p in (1.0, 0.9):
+            sampler = HFSampler(model, tok, stop, max_new_tokens=24, temperature=0.7, top_p=top_p, batch_size=8,
+                                decode_loop=decode_loop)
+            completions[decode_loop, top_p] = [cut_completion(ids, stop) for ids in sampler.generate(requests)]
+    assert completions[True, 1.0] == completions[False, 1.0] and completions[True, 0.9] == completions[False, 0.9]
+    stopped = [done for _, done in completions[True, 1.0]]
+    assert any(stopped) and not all(stopped)  # rows left the batch while others went on
+
+
 # ------------------------------------------------------------------------------ scripted sampler
 
 

@@ -80,23 +80,33 @@ class CounterSampler:
     def __call__(self, input_ids, scores):
         import torch
 
-        step = input_ids.shape[1] - self.prompt_len
-        logits = scores.to(torch.float64) / self.temperature
-        probs = torch.softmax(logits, dim=-1)
-        if self.top_p < 1.0:
-            sorted_probs, order = probs.sort(dim=-1, descending=True)
-            # keep the smallest prefix whose mass reaches top_p (always at least the top token)
-            drop = (sorted_probs.cumsum(-1) - sorted_probs) >= self.top_p
-            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-        cdf = probs.cumsum(-1)
-        u = counter_uniform(self.row_seeds.to(scores.device), step).to(cdf.device)
-        target = (u * cdf[:, -1]).unsqueeze(-1)
-        tokens = torch.searchsorted(cdf, target, right=True).clamp_(max=scores.shape[-1] - 1)
-        if self.greedy_rows is not None:
-            tokens = torch.where(self.greedy_rows.to(tokens.device).unsqueeze(-1), scores.argmax(-1, keepdim=True), tokens)
+        tokens = draw_tokens(scores, self.row_seeds, input_ids.shape[1] - self.prompt_len, self.temperature,
+                             self.top_p, self.greedy_rows)
         out = torch.full_like(scores, -math.inf)
-        return out.scatter_(-1, tokens, 0.0)
+        return out.scatter_(-1, tokens.unsqueeze(-1), 0.0)
+
+
+def draw_tokens(scores, row_seeds, step: int, temperature: float, top_p: float = 1.0, greedy_rows=None):
+    """The token each row draws at generation step ``step``: the inverse CDF of softmax(scores / T) (top-p
+    optional) at the row's counter uniform, in float64 so that the draw does not depend on the batch;
+    rows flagged in ``greedy_rows`` take their argmax."""
+    import torch
+
+    logits = scores.to(torch.float64) / temperature
+    probs = torch.softmax(logits, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        # keep the smallest prefix whose mass reaches top_p (always at least the top token)
+        drop = (sorted_probs.cumsum(-1) - sorted_probs) >= top_p
+        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    cdf = probs.cumsum(-1)
+    u = counter_uniform(row_seeds.to(scores.device), step).to(cdf.device)
+    target = (u * cdf[:, -1]).unsqueeze(-1)
+    tokens = torch.searchsorted(cdf, target, right=True).clamp_(max=scores.shape[-1] - 1).squeeze(-1)
+    if greedy_rows is not None:
+        tokens = torch.where(greedy_rows.to(tokens.device), scores.argmax(-1), tokens)
+    return tokens
 
 
 @dataclass
@@ -194,13 +204,14 @@ class HFSampler:
     backend = "hf"
 
     def __init__(self, model: Any, tokenizer: Any, stop: StopConfig, max_new_tokens: int, temperature: float,
-                 top_p: float, batch_size: int | None = None) -> None:
+                 top_p: float, batch_size: int | None = None, decode_loop: bool = True) -> None:
         from transformers import GenerationConfig
 
         self.model, self.tokenizer, self.stop = model, tokenizer, stop
         self.max_new_tokens, self.temperature, self.top_p = max_new_tokens, temperature, top_p
         self.device = model.device
         self.batch_size = batch_size
+        self.decode_loop = decode_loop  # False: model.generate for every batch (always used with a stop string)
         # Evaluation owns the sampling settings: a model's saved generation_config (e.g. repetition_penalty
         # of an instruct model) must not leak in, so generate() sees a fresh config only.
         model.generation_config = GenerationConfig(
@@ -242,26 +253,78 @@ class HFSampler:
         return out  # type: ignore[return-value]
 
     def _generate_batch(self, batch: Sequence[Request]) -> list[list[int]]:
+        if self.decode_loop and not self.stop.stop_string:
+            return self._decode_batch(batch)
+        return self._generate_with_hf(batch)
+
+    def _padded(self, batch: Sequence[Request]):
+        """Left-padded input ids, attention mask and sample seeds/greedy flags of a batch, on the model's device."""
         import torch
-        from transformers import LogitsProcessorList
 
         width = max(len(r.prompt_ids) for r in batch)
         pad = self.stop.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(r.prompt_ids)) + r.prompt_ids for r in batch])
         attention_mask = torch.tensor([[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in batch])
-        greedy_rows = [r.seed is None for r in batch]
+        greedy = [r.seed is None or self.temperature <= 0 for r in batch]
+        seeds = torch.tensor([r.seed or 0 for r in batch], dtype=torch.int64, device=self.device)
+        greedy_rows = torch.tensor(greedy, device=self.device) if any(greedy) else None
+        return input_ids.to(self.device), attention_mask.to(self.device), seeds, greedy_rows, all(greedy)
+
+    def _decode_batch(self, batch: Sequence[Request]) -> list[list[int]]:
+        """Our own decode loop: the step's token is drawn from the last logits directly (no logits processors or
+        stopping criteria), and a row leaves the batch, with its KV cache rows, as soon as it stops. The forward
+        passes, positions and draws are the ones ``generate`` makes, so the samples are the same."""
+        import torch
+        from transformers import DynamicCache
+
+        input_ids, attention_mask, seeds, greedy_rows, all_greedy = self._padded(batch)
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp_(min=0)  # left pads at 0, as generate
+        stop_ids = torch.tensor(self.stop.stop_token_ids + self.stop.keep_token_ids, device=self.device)
+        cache = DynamicCache(config=self.model.config)
+        rows = list(range(len(batch)))  # batch position -> request
+        out: list[list[int]] = [[] for _ in batch]
+        with torch.inference_mode():
+            logits = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                                cache=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
+            for step in range(self.max_new_tokens):
+                if all_greedy:
+                    tokens = logits.argmax(-1)
+                else:
+                    tokens = draw_tokens(logits, seeds, step, self.temperature, self.top_p, greedy_rows)
+                for row, token in zip(rows, tokens.tolist()):
+                    out[row].append(token)
+                if step == self.max_new_tokens - 1:
+                    break
+                done = torch.isin(tokens, stop_ids)
+                if done.any():
+                    keep = (~done).nonzero().squeeze(-1)
+                    if keep.numel() == 0:
+                        break
+                    cache.batch_select_indices(keep)
+                    rows = [rows[i] for i in keep.tolist()]
+                    tokens, seeds, attention_mask, position_ids = (
+                        tokens[keep], seeds[keep], attention_mask[keep], position_ids[keep])
+                    greedy_rows = None if greedy_rows is None else greedy_rows[keep]
+                attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(rows), 1)], dim=-1)
+                position_ids = position_ids[:, -1:] + 1
+                logits = self.model(input_ids=tokens.unsqueeze(-1), attention_mask=attention_mask,
+                                    position_ids=position_ids, cache=cache, use_cache=True).logits[:, -1]
+        return out
+
+    def _generate_with_hf(self, batch: Sequence[Request]) -> list[list[int]]:
+        """``model.generate`` with the counter sampler as a logits processor (stop strings need its criteria)."""
+        import torch
+        from transformers import LogitsProcessorList
+
+        input_ids, attention_mask, seeds, greedy_rows, all_greedy = self._padded(batch)
+        width = input_ids.shape[1]
         processors = LogitsProcessorList()
-        if not all(greedy_rows) and self.temperature > 0:
-            seeds = torch.tensor([r.seed or 0 for r in batch], dtype=torch.int64, device=self.device)
-            mask = torch.tensor(greedy_rows, device=self.device) if any(greedy_rows) else None
-            processors.append(CounterSampler(seeds, width, self.temperature, self.top_p, mask))
+        if not all_greedy:
+            processors.append(CounterSampler(seeds, width, self.temperature, self.top_p, greedy_rows))
         kwargs = {"tokenizer": self.tokenizer} if self.stop.stop_string else {}
         with torch.inference_mode():
             sequences = self.model.generate(
-                input_ids=input_ids.to(self.device),
-                attention_mask=attention_mask.to(self.device),
-                logits_processor=processors,
-                **kwargs,
+                input_ids=input_ids, attention_mask=attention_mask, logits_processor=processors, **kwargs
             )
         return [row[width:].tolist() for row in sequences.cpu()]
 
