@@ -35,8 +35,9 @@ GRPO_ARGS: dict[str, Any] = {
     "logging_steps": 1, "save_steps": 1000, "report_to": "none", "log_completions": False, "heldout_size": 4,
     "heldout_sample_prompts": 2, "heldout_max_new_tokens": 32,
 }
+# Per-run plots off (the report stage still plots): they cost more than the sampling at this scale.
 EVAL_ARGS: dict[str, Any] = {"n": 2, "k": [1, 2], "max_new_tokens": 48, "bootstrap_resamples": 50,
-                             "chance_samples": 200, "backend": "hf"}
+                             "chance_samples": 8, "backend": "hf", "plots": False}
 TOKENIZER_ARGS: dict[str, Any] = {"max_texts": TRAIN_ROWS}
 
 
