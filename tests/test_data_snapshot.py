@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from interplay_hf.data import generate_problem
+from interplay_hf.data import generate_problem, problem_answer
 from interplay_hf.data.graph import MAX_OP, MIN_OP, MODES
 
 SNAPSHOT = Path(__file__).parent / "fixtures" / "generator_snapshot.json"
@@ -36,6 +36,15 @@ def test_generated_problems_match_the_stored_snapshot():
     assert current.keys() == stored.keys()
     changed = [key for key in stored if current[key] != stored[key]]
     assert not changed, f"{len(changed)} of {len(stored)} (op/context/mode) cells changed, e.g. {changed[:5]}"
+
+
+def test_problem_answer_is_the_generated_problems_answer():
+    """The chance baseline's text-free path gives every problem's answer, in both modes."""
+    for op in range(MIN_OP, MAX_OP + 1):
+        for context in CONTEXTS:
+            for mode in MODES:
+                for seed in SEEDS:
+                    assert problem_answer(op, context, mode, seed) == generate_problem(op, context, mode, seed).answer
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:

@@ -15,6 +15,7 @@ from interplay_hf.data.generator import (
     Problem,
     content_id,
     generate_problem,
+    problem_answer,
     problem_key,
     stable_seed,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "content_id",
     "context_names",
     "generate_problem",
+    "problem_answer",
     "get_context",
     "problem_key",
     "register_context",

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from random import Random
 
 from interplay_hf.data.contexts import Context, get_context
-from interplay_hf.data.graph import FORWARD, MAX_OP, MIN_OP, MODES, REVERSE, draw_graph
+from interplay_hf.data.graph import FORWARD, MAX_OP, MIN_OP, MODES, REVERSE, ProblemGraph, draw_graph
 from interplay_hf.data.render import render
 from interplay_hf.data.text import make_completion, make_prompt
 from interplay_hf.errors import ConfigError
@@ -168,20 +169,7 @@ def generate_problem(
     check_mode(mode)
     ctx = get_context(context)
     cfg = config or _DEFAULT_CONFIG
-    rng = Random(stable_seed("interplay-hf/problem", op, ctx.template, mode, seed))
-    draw_args = {  # built once: a problem takes ~17 draws at op 20
-        "place_groups": list(ctx.places.values()),
-        "item_groups": list(ctx.items.values()),
-        "total_name": ctx.total_name,
-        "number_range": cfg.number_range,
-        "mod": cfg.mod,
-        "ip_max": cfg.ip_max,
-        "max_value": cfg.max_value,
-    }
-    for _ in range(cfg.max_attempts):
-        g = draw_graph(op, mode, rng, **draw_args)
-        if g is None:
-            continue
+    for g, rng in _accepted_graphs(op, ctx, mode, seed, cfg):
         out = render(g, rng)
         if out is None:
             continue
@@ -198,6 +186,39 @@ def generate_problem(
             seed=seed,
             gold_graph=out.gold_graph,
         )
+    raise AssertionError("unreachable: _accepted_graphs raises when it runs out of draws")
+
+
+def problem_answer(
+    op: int, context: str | Context = "zoo", mode: str = FORWARD, seed: int = 0, config: GeneratorConfig | None = None
+) -> int:
+    """``generate_problem(...).answer`` without rendering any text (what the chance baseline needs): a forward
+    problem is the first accepted graph, because rendering rejects only reverse draws."""
+    check_op(op)
+    if check_mode(mode) == REVERSE:
+        return generate_problem(op, context, mode, seed, config).answer
+    g, _ = next(_accepted_graphs(op, get_context(context), mode, seed, config or _DEFAULT_CONFIG))
+    return g.values[g.topo[-1]]
+
+
+def _accepted_graphs(
+    op: int, ctx: Context, mode: str, seed: int, cfg: GeneratorConfig
+) -> Iterator[tuple[ProblemGraph, Random]]:
+    """The graphs the problem's random stream accepts, in order, each with the stream to render it from."""
+    rng = Random(stable_seed("interplay-hf/problem", op, ctx.template, mode, seed))
+    draw_args = {  # built once: a problem takes ~17 draws at op 20
+        "place_groups": list(ctx.places.values()),
+        "item_groups": list(ctx.items.values()),
+        "total_name": ctx.total_name,
+        "number_range": cfg.number_range,
+        "mod": cfg.mod,
+        "ip_max": cfg.ip_max,
+        "max_value": cfg.max_value,
+    }
+    for _ in range(cfg.max_attempts):
+        g = draw_graph(op, mode, rng, **draw_args)
+        if g is not None:
+            yield g, rng
     raise ConfigError(
         f"no valid op={op} {mode} problem for context {ctx.name!r} in generator.max_attempts="
         f"{cfg.max_attempts} draws; relax generator.number_range/mod/max_value or raise max_attempts"
@@ -212,6 +233,7 @@ __all__ = [
     "GeneratorConfig",
     "Problem",
     "generate_problem",
+    "problem_answer",
     "content_id",
     "problem_key",
     "stable_seed",

@@ -84,7 +84,7 @@ def chance_distribution(eval_answers: Iterable[tuple[int, str]], contexts: list[
     dist = AnswerDistribution(leave_one_out=True)
     generate = None
     if samples_per_op > 0 and contexts:
-        from interplay_hf.data import SUPPORTED_OPS, generate_problem, get_context
+        from interplay_hf.data import SUPPORTED_OPS, get_context, problem_answer
         from interplay_hf.errors import ConfigError
 
         for c in contexts:
@@ -93,12 +93,11 @@ def chance_distribution(eval_answers: Iterable[tuple[int, str]], contexts: list[
             except ConfigError as err:  # a silent fallback would change what the chance column means
                 raise ConfigError(f"chance baseline: {err}. Pass --chance-samples 0 to estimate it from the eval "
                                   "set's own answers (leave-one-out) instead of generated problems.") from None
-        generate = generate_problem
+        generate = problem_answer  # the answer alone: no text is rendered
     for op in ops:
         if generate is not None and op in SUPPORTED_OPS:
             for i in range(samples_per_op):
-                problem = generate(op=op, context=contexts[i % len(contexts)], seed=seed + op * 1_000_003 + i)
-                dist.add(op, problem.answer)
+                dist.add(op, generate(op=op, context=contexts[i % len(contexts)], seed=seed + op * 1_000_003 + i))
             dist.source[op] = f"generated ({samples_per_op} problems)"
         else:
             for op_, answer in eval_answers:
