@@ -51,8 +51,9 @@ def parse_yaml_text(text: str, where: str) -> Any:
     """``yaml.safe_load(text)`` with the bounds above; ``where`` names the source in error messages."""
     import yaml
 
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader rejects control characters here already
         node = loader.get_single_node()
         if node is None:
             return None
@@ -63,7 +64,8 @@ def parse_yaml_text(text: str, where: str) -> Any:
     except RecursionError:
         raise ConfigError(f"{where}: nested too deeply to be a recipe") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml(path: str | Path, what: str = "recipe") -> Any:
