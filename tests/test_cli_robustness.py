@@ -110,6 +110,7 @@ def test_ctrl_c_sigterm_and_a_closed_pipe():
 
 def test_debug_flag_and_environment_variable_show_the_traceback(tmp_path):
     assert_one_line_error(cli("data", "validate", "missing.yaml", cwd=tmp_path), 2, "missing.yaml")
+    assert_one_line_error(cli("data", "sample", "--op", "x", cwd=tmp_path), 2, "--op", "--help")  # argparse too
     for result in (cli("--debug", "data", "validate", "missing.yaml", cwd=tmp_path),
                    cli("data", "validate", "missing.yaml", cwd=tmp_path, env={"INTERPLAY_DEBUG": "1"})):
         assert result.returncode != 0 and "Traceback" in result.stderr and "ConfigError" in result.stderr
