@@ -268,3 +268,10 @@ def test_chance_baseline_refuses_an_unknown_context():
         chance_distribution([(2, "3")], ["zoo", "cooking"], samples_per_op=10)
     dist = chance_distribution([(2, "3"), (2, "3"), (2, "4")], ["cooking"], samples_per_op=0)
     assert dist.hit_prob(2, "3") == 0.5  # leave-one-out over the eval set's own answers
+
+
+def test_eval_refuses_gold_without_steps_before_loading_a_model(tmp_path):
+    rows = [{"prompt": "How many? Solution:", "op": 2, "context": "zoo", "answer": "4"}]
+    (tmp_path / "answers_only.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert_one_line_error(cli("eval", "--model", "not-loaded", "--data", "answers_only.jsonl", "--n", "2",
+                              "--output-dir", "ev", cwd=tmp_path), 2, "no gold solution steps")

@@ -279,6 +279,10 @@ def test_push_to_hub_uploads_splits_and_a_card(monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub.DatasetCard, "push_to_hub",
                         lambda self, repo, **kw: calls.append(("card", repo, self.content)))
     recipe = {"name": "hub", "splits": {"train": {"size": 5, "ops": 2}}, "hub": {"repo_id": "me/ds", "private": True}}
+    with pytest.raises(ConfigError, match="HF_HUB_OFFLINE=1"):  # refused before the build, not after it
+        build_datasets(recipe, tmp_path / "hub", verbose=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 30)  # the push itself is replaced above: nothing is sent
     build_datasets(recipe, tmp_path / "hub", verbose=False)
     assert calls[0] == ("data", "me/ds", {"private": True})
     assert calls[1][0:2] == ("card", "me/ds") and "# hub" in calls[1][2] and "arXiv" in calls[1][2]

@@ -443,6 +443,11 @@ def _check_can_push(repo_id: str) -> None:
     if constants.HF_HUB_OFFLINE:
         raise ConfigError(f"--push-to-hub {repo_id}: HF_HUB_OFFLINE=1 is set; unset it to push, or build without "
                           "--push-to-hub and run `interplay-hf push` later")
+    from huggingface_hub import get_token
+
+    if not get_token():
+        raise ConfigError(f"--push-to-hub {repo_id}: not logged in to the Hub; run `hf auth login` or set HF_TOKEN "
+                          "(checked now rather than after the build)")
 
 
 def _replace_dir(staging: Path, target: Path) -> None:

@@ -216,4 +216,18 @@ def load_problems(data: str, split: str | None, ops, contexts, max_per_op, outpu
             f"--ops/--contexts: no problems left in {data!r} (requested ops {ops or 'all'}, contexts {contexts or 'all'}; "
             f"the set has ops {have_ops} and contexts {have_ctx})"
         )
+    check_gold_steps(problems, data)
     return problems
+
+
+def check_gold_steps(problems: list[EvalProblem], data: str) -> None:
+    """Every problem has gold steps: without them process-verified pass@k would silently equal outcome pass@k."""
+    from interplay_hf.verify import resolve_gold
+
+    stepless = [p for p in problems if not getattr(resolve_gold(p.solution, p.gold_graph).graph, "nodes", None)]
+    if stepless:
+        raise ConfigError(
+            f"--data {data!r}: {len(stepless)} of {len(problems)} problems (e.g. id {stepless[0].id!r}) have no gold "
+            "solution steps, so process-verified pass@k cannot be computed; give rows with a 'solution' in the "
+            "released format (or a 'gold_graph')"
+        )
