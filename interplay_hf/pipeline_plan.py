@@ -28,7 +28,7 @@ from typing import Any
 from interplay_hf import __version__
 from interplay_hf.errors import ConfigError
 from interplay_hf.pipeline_batch import TRAIN_TYPES, accelerate_processes, check_process_count, plan_batch
-from interplay_hf.pipeline_smoke import smoke_pipeline, smoke_stage
+from interplay_hf.pipeline_smoke import budgeted_stages, smoke_pipeline, smoke_stage
 from interplay_hf.versions import major_minor
 from interplay_hf.yaml_io import load_yaml_mapping, merge_recipe, read_yaml, reject_unknown_keys
 
@@ -284,9 +284,11 @@ def build_plan(path: str | Path, runs_dir: str | Path = "runs", num_processes: i
     root = (path.parent / data["root"]).resolve() if data.get("root") is not None else _find_root(path)
     if not root.is_dir():
         raise ConfigError(f"root: folder {str(root)!r} does not exist")
+    budgeted: set[str] = set()
     if smoke:
         data = smoke_pipeline(data, root)
         name = data["name"]
+        budgeted = budgeted_stages(data)
     description = str(data.get("description") or "").strip()
     run_dir = Path(runs_dir).resolve() / name
 
@@ -337,7 +339,7 @@ def build_plan(path: str | Path, runs_dir: str | Path = "runs", num_processes: i
     for stage_name, (base, variant, body) in bodies.items():
         where = f"stages.{base}" + (f".matrix.{variant}" if variant else "")
         if smoke:
-            body = smoke_stage(body, root)
+            body = smoke_stage(body, root, budgeted=bool({stage_name, base} & budgeted))
             bodies[stage_name] = (base, variant, body)
         override = num_processes if body["type"] in process_types else None
         stages[stage_name] = _plan_stage(stage_name, base, variant, body, defaults, where, root, output_dirs,

@@ -55,8 +55,16 @@ def smoke_pipeline(data: dict, root: Path) -> dict:
     return out
 
 
-def smoke_stage(body: dict, root: Path) -> dict:
-    """One concrete stage (matrix variant merged) cut down to its smoke version."""
+def budgeted_stages(data: dict) -> set[str]:
+    """Stages (or matrix base names) whose length the pipeline's ``budget:`` sets."""
+    budget = data.get("budget")
+    to_args = budget.get("to_args") if isinstance(budget, dict) else None
+    return set(to_args) if isinstance(to_args, dict) else set()
+
+
+def smoke_stage(body: dict, root: Path, budgeted: bool = False) -> dict:
+    """One concrete stage (matrix variant merged) cut down to its smoke version; ``budgeted``: its length is
+    set by the pipeline's budget (scaled down), so no step count is added."""
     body = copy.deepcopy(body)
     kind = body.get("type")
     for key in ("accelerate_config", "num_processes"):
@@ -72,7 +80,7 @@ def smoke_stage(body: dict, root: Path) -> dict:
     elif kind in ("sft", "grpo"):
         fields = {**_recipe(body.get("recipe"), root), **args}
         smoke = dict(SFT_ARGS if kind == "sft" else GRPO_ARGS)
-        smoke.update(_length(kind, fields, smoke))
+        smoke.update({} if budgeted else _length(kind, fields, smoke))
         if fields.get("model_preset") or args.get("model_preset"):
             smoke["model_preset"] = TINY_PRESET
         if kind == "grpo":

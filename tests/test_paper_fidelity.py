@@ -93,3 +93,29 @@ def test_a_sample_budget_measures_the_mean_document_length(tiny_tokenizer):
     mean = mean_document_tokens(Dataset.from_dict({"text": texts}), tiny_tokenizer, "text")
     expected = sum(len(tiny_tokenizer(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts) / 2
     assert mean == expected
+
+
+def test_bfd_packing_keeps_every_document_whole_and_masks_per_document(tiny_tokenizer):
+    """Paper recipes pack whole documents (the official bins never split one); attention restarts per document."""
+    from datasets import Dataset
+
+    from interplay_hf.train.packing import DocumentMaskCollator, pack_whole_documents
+
+    texts = [f"<question> q{i} </question> <solution> Define x as {i}; so x = {i}. </solution>" * (1 + i % 4)
+             for i in range(40)]
+    packed = pack_whole_documents(Dataset.from_dict({"text": texts}), tiny_tokenizer, "text", max_length=128)
+    eos = tiny_tokenizer.eos_token_id
+    documents = []
+    for row in packed["input_ids"]:
+        assert len(row) <= 128 and row[-1] == eos  # a row ends where its last document ends
+        start = 0
+        for i, token in enumerate(row):
+            if token == eos:
+                documents.append(tiny_tokenizer.decode(row[start:i]))
+                start = i + 1
+    assert sorted(documents) == sorted(texts)  # each document once, in one piece
+    assert len(packed) < len(texts)  # ... several to a row
+    batch = DocumentMaskCollator(pad_token_id=tiny_tokenizer.pad_token_id, eos_token_id=eos)(
+        [{"input_ids": packed[0]["input_ids"]}])
+    first_doc = packed[0]["input_ids"].index(eos) + 1
+    assert batch["position_ids"][0, first_doc].item() == 0 and batch["labels"][0, first_doc].item() == -100

@@ -125,7 +125,7 @@ def test_resolved_recipe_parses_again_to_the_same_values(paths):
         ({"max_train_samples": -5}, [], "max_train_samples: a budget must be positive"),
         ({"max_train_tokens": 10, "max_train_samples": 10}, [], "set one budget"),
         ({"max_train_tokens": 10, "max_steps": 3}, [], "both set the length"),
-        ({"packing": True, "packing_strategy": "bfd", "packing_document_mask": True}, [], "packing_document_mask"),
+        ({"packing": True, "packing_strategy": "bfd_split", "packing_document_mask": True}, [], "packing_document_mask"),
     ],
 )
 def test_sft_config_errors_name_the_field(paths, extra, argv, match):

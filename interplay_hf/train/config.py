@@ -141,9 +141,10 @@ class SFTStageArguments(StageArguments):
     packing_document_mask: bool = field(
         default=False,
         metadata={
-            "help": "With packing_strategy wrapped: restart position ids after every EOS so each document attends "
-            "only to itself (no copying from neighbouring problems). Same cost as wrapped; TRL's bfd does the "
-            "same masking but flattens the batch, which is quadratic without FlashAttention (CPU)."
+            "help": "Restart position ids after every EOS so each document attends only to itself (no copying from "
+            "neighbouring problems), keeping [batch, max_length] rows. With packing_strategy wrapped rows are cut "
+            "anywhere; with bfd whole documents are packed best-fit-decreasing and never split (TRL's own bfd "
+            "masks the same way but flattens the batch, quadratic without FlashAttention)."
         },
     )
 
@@ -361,10 +362,10 @@ def validate_stage(stage: str, script_args, training_args, model_args, check_pat
     if stage == "sft" and training_args.packing and training_args.max_length is None:
         raise ConfigError("max_length: packing needs a sequence length (e.g. 2048 as in the paper).")
     if stage == "sft" and script_args.packing_document_mask and (
-        not training_args.packing or training_args.packing_strategy != "wrapped"
+        not training_args.packing or training_args.packing_strategy not in ("wrapped", "bfd")
     ):
         raise ConfigError(
-            "packing_document_mask: needs packing: true and packing_strategy: wrapped (bfd already masks per document)."
+            "packing_document_mask: needs packing: true and packing_strategy wrapped or bfd."
         )
     if stage == "grpo":
         _validate_grpo(script_args, training_args)

@@ -1,4 +1,5 @@
-"""Per-document attention inside ``wrapped`` packs, without TRL's padding-free flattening.
+"""Per-document attention inside packed rows (``wrapped``, or whole documents packed ``bfd``), without TRL's
+padding-free flattening.
 
 Packed pre-training with plain causal attention lets a document attend to the documents before it in
 the pack; on near-identical synthetic problems the model learns to copy from its neighbours, and the
@@ -53,3 +54,21 @@ def document_position_ids(input_ids, eos_token_id: int, labels=None):
     if labels is not None:
         labels[starts] = -100
     return index - start_of_doc
+
+
+def pack_whole_documents(dataset, tokenizer, text_field: str, max_length: int, num_proc: int | None = None):
+    """Tokenize every document (EOS appended) and pack whole documents into rows of at most ``max_length``
+    tokens with TRL's best-fit-decreasing packer: no document is split across rows (the official
+    first-fit-decreasing bins); :class:`DocumentMaskCollator` then masks attention per document.
+    """
+    from trl import pack_dataset
+
+    eos = tokenizer.eos_token_id
+
+    def tokenize(batch: dict) -> dict:
+        ids = tokenizer(list(batch[text_field]), add_special_tokens=False)["input_ids"]
+        return {"input_ids": [row + [eos] for row in ids]}
+
+    tokenized = dataset.map(tokenize, batched=True, remove_columns=dataset.column_names, num_proc=num_proc,
+                            desc="Tokenizing whole documents")
+    return pack_dataset(tokenized, max_length, strategy="bfd").select_columns(["input_ids"])

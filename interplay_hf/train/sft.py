@@ -42,6 +42,12 @@ def main(script_args, training_args, model_args) -> None:
 
     tokenizer = load_tokenizer(script_args, model_args, training_args)
     budget_note = apply_budget(script_args, training_args, train_dataset, tokenizer)
+    if training_args.packing and training_args.packing_strategy == "bfd" and script_args.packing_document_mask:
+        from interplay_hf.train.packing import pack_whole_documents
+
+        train_dataset = pack_whole_documents(train_dataset, tokenizer, training_args.dataset_text_field,
+                                             training_args.max_length, training_args.dataset_num_proc)
+        training_args.packing = False  # packed already: TRL's bfd would flatten the batch and refuse our collator
 
     model = load_model(script_args, model_args, training_args, tokenizer)
 
