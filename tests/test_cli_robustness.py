@@ -275,3 +275,14 @@ def test_eval_refuses_gold_without_steps_before_loading_a_model(tmp_path):
     (tmp_path / "answers_only.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert_one_line_error(cli("eval", "--model", "not-loaded", "--data", "answers_only.jsonl", "--n", "2",
                               "--output-dir", "ev", cwd=tmp_path), 2, "no gold solution steps")
+
+
+def test_tokens_are_redacted_from_every_source(monkeypatch):
+    from interplay_hf.redact import REDACTED, redact_argv, redact_env, scrub
+
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "s3cr3t-value-123")
+    assert redact_argv(["--hub_token", TOKEN, "--hub-token=abc", "--seed", "1"]) == [
+        "--hub_token", REDACTED, f"--hub-token={REDACTED}", "--seed", "1"]
+    assert redact_env({"HF_TOKEN": "x" * 10, "WANDB_API_KEY": "k" * 10, "OMP_NUM_THREADS": "1"}) == {
+        "HF_TOKEN": REDACTED, "WANDB_API_KEY": REDACTED, "OMP_NUM_THREADS": "1"}
+    assert scrub(f"failed with {TOKEN} and s3cr3t-value-123") == f"failed with {REDACTED} and {REDACTED}"
