@@ -14,7 +14,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from interplay_hf.yaml_io import load_yaml_mapping
+from interplay_hf.yaml_io import load_yaml_mapping, merge_recipe
 
 SMOKE_SUFFIX = "-smoke"
 CPU_CONFIG = "accelerate_configs/cpu.yaml"
@@ -71,8 +71,6 @@ def smoke_stage(body: dict, root: Path, budgeted: bool = False) -> dict:
         body.pop(key, None)
     args = body.get("args") if isinstance(body.get("args"), dict) else {}
     if kind == "data":
-        from interplay_hf.yaml_io import merge_recipe
-
         # Deep merge: the stage's own overrides (a null drops a split) stay; every remaining split shrinks.
         body["recipe_overrides"] = merge_recipe(body.get("recipe_overrides") or {}, _data_overrides(body, root))
     elif kind == "tokenizer":
@@ -114,8 +112,6 @@ def _recipe(recipe: Any, root: Path) -> dict:
 
 def _data_overrides(body: dict, root: Path) -> dict:
     """Every split of the data recipe at TRAIN_ROWS rows, its test sets at TEST_ROWS, one process."""
-    from interplay_hf.yaml_io import merge_recipe
-
     recipe = merge_recipe(_recipe(body.get("recipe"), root), body.get("recipe_overrides") or {})
     overrides: dict[str, Any] = {"num_proc": 1}
     if isinstance(recipe.get("splits"), dict):
