@@ -11,7 +11,7 @@ PIP_CONSTRAINTS := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 export OMP_NUM_THREADS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install install-dev quickstart test test-fast lint bench clean
+.PHONY: install install-dev quickstart test test-fast test-smoke lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,10 @@ quickstart: install
 	$(BIN)/interplay-hf quickstart
 
 test: install-dev
-	HF_HUB_OFFLINE=1 HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 -q
+	HF_HUB_OFFLINE=1 HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 -q -m "not paper_smoke"
+
+test-smoke: install-dev  # the paper pipelines other than extrapolation (which `test` runs), end to end at toy scale
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 -q -m paper_smoke
 
 test-fast: install-dev
 	HF_HUB_OFFLINE=1 HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 -q -m "not slow"

@@ -67,6 +67,7 @@ def test_the_extrapolation_pipeline_runs_end_to_end_as_a_smoke_run(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.paper_smoke  # minutes each: `make test-smoke`, not in CI
 @pytest.mark.parametrize("name", ["context", "midtrain_vs_rl", "process_reward"])
 def test_the_other_paper_pipelines_run_end_to_end_as_smoke_runs(name, tmp_path):
     _run_smoke(name, tmp_path)
