@@ -159,6 +159,23 @@ def read_child_error(path: str | Path) -> tuple[str, int] | None:
         return None
 
 
+def _wait_passing_signals(cmd: list[str], env: dict[str, str], grace_s: float = 60.0) -> int:
+    """Run ``cmd``; on SIGTERM pass it on and give the child time to stop cleanly (a checkpoint, a staging
+    folder) instead of killing it. Ctrl-C reaches the child through the terminal already."""
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt as err:
+        if getattr(err, "signum", signal.SIGINT) != signal.SIGINT:
+            proc.send_signal(err.signum)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+
+
 def run_launched(cmd: Sequence[str], env: dict[str, str], debug: bool = False) -> int:
     """Run a launcher command (``accelerate launch ... -m interplay_hf...``) and return the child's own status.
 
@@ -167,12 +184,11 @@ def run_launched(cmd: Sequence[str], env: dict[str, str], debug: bool = False) -
     adds no traceback of its own. With ``debug`` everything is shown as it happens.
     """
     if debug:
-        return subprocess.run(list(cmd), env={**env, DEBUG_ENV: "1"}, check=False).returncode
+        return _wait_passing_signals(list(cmd), {**env, DEBUG_ENV: "1"})
     fd, error_file = tempfile.mkstemp(prefix="interplay-error-", suffix=".json")
     os.close(fd)
     try:
-        returncode = subprocess.run(quiet_launcher(cmd), env={**env, ERROR_FILE_ENV: error_file},
-                                    check=False).returncode
+        returncode = _wait_passing_signals(quiet_launcher(cmd), {**env, ERROR_FILE_ENV: error_file})
         child = read_child_error(error_file) if returncode else None
     finally:
         os.unlink(error_file)
