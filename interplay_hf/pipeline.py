@@ -318,10 +318,12 @@ def run_stage(plan: Plan, stage: PlannedStage, decision: Decision, echo: bool = 
     wall = time.monotonic() - start
     child = read_child_error(error_file)
     error_file.unlink(missing_ok=True)
+    if child is not None:  # in the log either way; on screen too when the stage went on (`cmd || true`)
+        with open(stage.log_path, "ab") as log:
+            log.write(f"{child[0]}\n".encode())
+        if returncode == 0 and echo:
+            say(f"   {child[0]}")
     if returncode != 0:
-        if child is not None:
-            with open(stage.log_path, "ab") as log:
-                log.write(f"{child[0]}\n".encode())
         raise StageFailed(stage, returncode, child[0] if child else None)
     write_marker(stage.output_dir / DONE_FILE, {
         "stage": stage.name, "hash": stage.hash, "completion": uuid.uuid4().hex, "inputs": inputs,
