@@ -1,4 +1,8 @@
-"""Sampling completions with HF ``model.generate`` (batched, KV cache, left padding).
+"""Sampling completions with a transformers model: batched, KV cache, left padding.
+
+``HFSampler`` runs its own decode loop over the model's forward (the draw is taken from the last logits, and a
+row that stops leaves the batch with its cache rows); with a multi-token stop string it calls
+``model.generate`` with the same draw as a logits processor. Both give the same samples in fp32 (tested).
 
 Reproducibility is per *sample*, not per batch: sample j of problem p draws its tokens from a
 counter-based random stream keyed by ``(seed, p.id, j)`` and the step number (inverse-CDF sampling
