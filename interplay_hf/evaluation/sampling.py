@@ -27,7 +27,8 @@ _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 _MIX1 = 0xBF58476D1CE4E5B9
 _MIX2 = 0x94D049BB133111EB
-MAX_AUTO_BATCH = {"cpu": 64, "other": 512}
+# CPU: with finished rows leaving the batch, 256 rows gave 1.13x the tokens per CPU second of 64 (quickstart model)
+MAX_AUTO_BATCH = {"cpu": 256, "other": 512}
 
 
 def _signed(x: int) -> int:
