@@ -69,7 +69,9 @@ def test_chance_distribution_generates_known_ops_and_falls_back_to_the_eval_set(
     assert 0.1 < dist.hit_prob(2, "3") < 0.5
     assert dist.source[25] == "eval set (leave-one-out)"  # beyond the generator's ops
     assert dist.hit_prob(25, "7") == pytest.approx(1 / 2) and dist.hit_prob(25, "9") == 0.0
-    fallback = chance_distribution([(2, "3"), (2, "3")], ["my-own-context"], samples_per_op=200)
+    with pytest.raises(ConfigError, match="unknown context 'my-own-context'"):  # loud, not a silent fallback
+        chance_distribution([(2, "3"), (2, "3")], ["my-own-context"], samples_per_op=200)
+    fallback = chance_distribution([(2, "3"), (2, "3")], ["my-own-context"], samples_per_op=0)
     assert fallback.source[2].startswith("eval") and fallback.hit_prob(2, "3") == 1.0
 
 
