@@ -4,8 +4,8 @@ The released checkpoints ship their own ``tokenizer.json`` (load it, don't rebui
 from-scratch models we train one with the same special tokens, ids and vocabulary size
 (docs/data-format.md §5). Numbers are pre-tokenized as the official ``scripts/build_tokenizer.py`` does by
 default (``numbers="groups"``: runs of up to three digits, so BPE learns most numbers below 1,000 as single
-tokens and the vocabulary fills its ~2,200 entries), or split into single digits (``numbers="digits"``: a
-smaller vocabulary, ~700 entries, and arithmetic over digit tokens). Words are kept whole.
+tokens; ~1,270 entries on 40k problems of all ops), or split into single digits (``numbers="digits"``: ~710
+entries, arithmetic over digit tokens). Words are kept whole.
 
 The six format tags (``<question>`` … ``</answer>``) are single *added* tokens with ids 4-9 but are
 **not** marked special: TRL's GRPOTrainer and most evaluation code decode completions with
