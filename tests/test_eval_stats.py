@@ -262,3 +262,16 @@ def test_findings_spec_errors_name_the_field(tmp_path, body, message):
     (tmp_path / "f.yaml").write_text(body)
     with pytest.raises(ConfigError, match=message):
         load_findings_spec(tmp_path / "f.yaml", tmp_path)
+
+
+def test_summary_lines_name_regimes_solved_by_neither_and_say_when_nothing_is_beyond_noise(tmp_path):
+    def zero_edge(records):
+        return [{**r, "process_correct": 0, "outcome_correct": 0} if r["op"] == 4 else r for r in records]
+
+    a = _write(tmp_path, "base", _results(zero_edge(_runs(0)), "base"))
+    b = _write(tmp_path, "same", _results(zero_edge(_runs(0)), "same"))
+    report = compare_runs([a, b], ["base", "same"], tmp_path / "cmp", intervals=BootstrapSpec(resamples=200))
+    one, two, three = report["summary_lines"]
+    assert one.startswith("1. **base**") and "OOD-edge 0.0%" in one
+    assert "ID pass@1 +0.0 points" in two and two.endswith("OOD-edge: solved by neither.")
+    assert three.startswith("3. Beyond noise") and "none" in three

@@ -117,6 +117,11 @@ def _difference_tables(differences: dict, regimes: dict, ks: Sequence[int], spec
     return lines + [""]
 
 
+def _block(summary: dict, regime: str) -> dict:
+    """A summary's block for a regime name ("all" = overall); empty when the run has no problem there."""
+    return summary["overall"] if regime == "all" else summary["per_regime"].get(regime, {})
+
+
 def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], regimes: dict, k_hi: int) -> list[str]:
     """Three plain-language lines: what the first run learned, what the second changed, whether it is beyond noise."""
     a = labels[0]
@@ -128,7 +133,7 @@ def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], reg
     names = [name for name in regimes if name in summaries[a]["per_regime"]] or ["all"]
     parts = []
     for name in names:
-        blk = summaries[a]["overall"] if name == "all" else summaries[a]["per_regime"][name]
+        blk = _block(summaries[a], name)
         parts.append(f"{name} {pct(blk['process_pass@k'].get('1'))}%{ci_text(blk, 1)} at pass@1, "
                      f"{pct(blk['process_pass@k'].get(str(k_hi)))}% at pass@{k_hi}")
     lines = [f"1. **{a}** writes a fully correct solution (every step verified): " + "; ".join(parts) + "."]
@@ -136,21 +141,25 @@ def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], reg
         return lines
     b = labels[1]
     d = differences[b]
-    changes, verdicts = [], []
+    changes, beyond, unsolved = [], [], []
     for name in names:
-        for k in (1, k_hi) if k_hi != 1 else (1,):
-            rec = d["per_regime"].get(name, {}).get("process_pass@k", {}).get(str(k))
-            if rec is None:
-                continue
+        recs = [(k, d["per_regime"].get(name, {}).get("process_pass@k", {}).get(str(k)))
+                for k in ((1, k_hi) if k_hi != 1 else (1,))]
+        recs = [(k, rec) for k, rec in recs if rec is not None]
+        if all(not _block(summaries[lab], name).get("process_pass@k", {}).get(str(k_hi)) for lab in (a, b)):
+            unsolved.append(name)  # neither run solves a problem here: no change to report
+            continue
+        for k, rec in recs:
             lo, hi = rec["ci"]
             changes.append(f"{name} pass@{k} {100 * rec['difference']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]")
-            verdicts.append(f"{name} pass@{k} " + (("up" if rec["difference"] > 0 else "down") if rec["excludes_zero"]
-                                                  else "within noise"))
+            if rec["excludes_zero"]:
+                beyond.append(f"{name} pass@{k} {'up' if rec['difference'] > 0 else 'down'}")
     kind = "paired" if d["paired"] else "unpaired"
-    lines.append(f"2. **{b}** vs **{a}** (process-verified, {kind} 95% intervals): " + "; ".join(changes) + ".")
-    beyond = [v for v in verdicts if not v.endswith("within noise")]
-    lines.append("3. Beyond noise (interval excludes 0): " + ("; ".join(verdicts) + "." if verdicts else "nothing to compare.")
-                 + ("" if beyond else " No change is distinguishable from noise at this number of problems."))
+    tail = f"; {', '.join(unsolved)}: solved by neither" if unsolved else ""
+    lines.append(f"2. **{b}** vs **{a}** (process-verified, {kind} 95% intervals): "
+                 + ("; ".join(changes) or "no regime solved by either run") + tail + ".")
+    lines.append("3. Beyond noise (interval excludes 0): " + ("; ".join(beyond) + "." if beyond else
+                 "none; no process-verified change is distinguishable from noise at this number of problems."))
     return lines
 
 
