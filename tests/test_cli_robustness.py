@@ -239,6 +239,9 @@ def test_train_dry_run_catches_what_would_fail_after_launch(tmp_path, tiny_model
     (tmp_path / "weightless" / "config.json").write_text((tiny_model_dir / "config.json").read_text())
     assert_one_line_error(cli(*run, "--", "--reward_funcs", "format", "--model_name_or_path", "weightless",
                               cwd=tmp_path), 2, "model_name_or_path: weightless has no *.safetensors")
+    (tmp_path / "weightless" / "model.safetensors").write_bytes(os.urandom(1000))  # corrupt weights
+    assert_one_line_error(cli(*run, "--", "--reward_funcs", "format", "--model_name_or_path", "weightless",
+                              cwd=tmp_path), 2, "model.safetensors is not a readable safetensors file")
     assert_one_line_error(cli(*run, "--", "--reward_funcs", "format", "--dataset_train_split", "rl",
                               cwd=tmp_path), 2, "dataset_train_split", "'rl'")
     assert not (tmp_path / "out").exists()

@@ -68,6 +68,22 @@ def check_model_dir(value: str | None, field_name: str) -> None:
         extra = " (it holds *.bin weights: only safetensors are loaded)" if any(path.glob("*.bin")) else ""
         raise ConfigError(f"{field_name}: {value} has no *.safetensors weights{extra}; point it at a finished "
                           "stage or checkpoint folder.")
+    for weights in sorted(path.glob("*.safetensors")):
+        check_safetensors_header(weights, field_name)
+
+
+def check_safetensors_header(weights: Path, field_name: str) -> None:
+    """Open the file's header only (no tensor is read): a truncated or corrupt file fails here, in one line,
+    instead of as a traceback from every rank after launch."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as handle:
+            handle.keys()
+    except Exception as err:  # safetensors raises its own error type (and OSError) for unreadable files
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise ConfigError(f"{field_name}: {weights} is not a readable safetensors file ({reason}); re-save or "
+                          "copy the weights again.") from None
 
 
 def check_tokenizer_dir(value: str | None, field_name: str) -> None:
