@@ -30,11 +30,14 @@ def stage_dataset(tmp_path_factory) -> Path:
 @pytest.fixture
 def paths(tmp_path, stage_dataset):
     """A dataset, and a folder with the files the pre-launch checks look for in a model/tokenizer folder
-    (parsing never loads them, so they are empty)."""
+    (parsing never loads the model; the checks read the weights' header, so that is a real, empty one)."""
+    from safetensors.torch import save_file
+
     (tmp_path / "data").symlink_to(stage_dataset, target_is_directory=True)
     (tmp_path / "tok").mkdir()
-    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+    for name in ("config.json", "tokenizer.json"):
         (tmp_path / "tok" / name).write_text("{}")
+    save_file({}, str(tmp_path / "tok" / "model.safetensors"))
     return tmp_path
 
 
