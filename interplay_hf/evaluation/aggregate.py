@@ -21,7 +21,7 @@ PER_PROBLEM_METRICS: dict[str, Callable[[dict, int], float]] = {
     "process_pass@k": lambda r, k: pass_at_k(r["n"], r["process_correct"], k),
     "outcome_pass@k": lambda r, k: pass_at_k(r["n"], r["outcome_correct"], k),
 }
-INTERVAL_METRICS = ("process_pass@k", "outcome_pass@k")
+INTERVAL_METRICS = tuple(PER_PROBLEM_METRICS)  # the pass@k metrics that get intervals and paired changes
 
 
 def metric_values(records: Sequence[dict], metric: str, k: int | None = None) -> list[float]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from interplay_hf.atomic_io import write_json, write_text
 from interplay_hf.errors import ConfigError
-from interplay_hf.evaluation.aggregate import load_results, metric_values, records_in, summarize
+from interplay_hf.evaluation.aggregate import INTERVAL_METRICS, load_results, metric_values, records_in, summarize
 from interplay_hf.evaluation.passk import parse_regimes
 from interplay_hf.evaluation.report import (
     HEADLINE_NOTE,
@@ -31,12 +31,6 @@ from interplay_hf.evaluation.report import (
 )
 from interplay_hf.evaluation.stats import BootstrapSpec, align_by_id, paired_difference, unpaired_difference
 
-DIFFERENCE_METRICS = ("process_pass@k", "outcome_pass@k")
-
-
-def _regime_records(results: dict, regime: str) -> list[dict]:
-    return records_in(results, None if regime == "all" else regime)
-
 
 def run_difference(a: dict, b: dict, metric: str, k: int | None, spec: BootstrapSpec, regime: str = "all",
                    context: str | None = None) -> dict | None:
@@ -44,8 +38,8 @@ def run_difference(a: dict, b: dict, metric: str, k: int | None, spec: Bootstrap
 
     Returns ``{"difference", "ci", "paired", "excludes_zero"}`` (None when a run has no problem there).
     """
-    recs_a = records_in(a, None if regime == "all" else regime, context)
-    recs_b = records_in(b, None if regime == "all" else regime, context)
+    recs_a = records_in(a, regime, context)
+    recs_b = records_in(b, regime, context)
     aligned = align_by_id(recs_a, recs_b)
     if aligned is not None:
         return paired_difference(metric_values(aligned[0], metric, k), metric_values(aligned[1], metric, k), spec)
@@ -73,11 +67,11 @@ def _differences(runs: dict[str, dict], labels: Sequence[str], regimes: dict, ks
         paired = align_by_id(ref["problems"], run["problems"]) is not None
         per_regime = {}
         for name in [*regimes, "all"]:
-            if name != "all" and not (_regime_records(ref, name) and _regime_records(run, name)):
+            if name != "all" and not (records_in(ref, name) and records_in(run, name)):
                 continue
             per_regime[name] = {
                 metric: {str(k): run_difference(ref, run, metric, k, spec, name) for k in ks}
-                for metric in DIFFERENCE_METRICS
+                for metric in INTERVAL_METRICS
             }
         out[lab] = {"against": labels[0], "paired": paired, "per_regime": per_regime}
     return out
@@ -112,7 +106,7 @@ def _difference_tables(differences: dict, regimes: dict, ks: Sequence[int], spec
             if blk is None:
                 continue
             cells = [name, lab, "yes" if d["paired"] else "no"]
-            cells += [_fmt_diff(blk[m][str(k)]) for m in DIFFERENCE_METRICS for k in ks]
+            cells += [_fmt_diff(blk[m][str(k)]) for m in INTERVAL_METRICS for k in ks]
             lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 

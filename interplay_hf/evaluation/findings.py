@@ -119,7 +119,7 @@ def evaluate_comparison(comp: Comparison, root: Path, spec: BootstrapSpec) -> di
 
 def evaluate_findings(findings: list[Finding], root: str | Path, spec: BootstrapSpec | None = None) -> dict:
     """findings.json: every claim with its main comparison, its conditions, and whether all reproduced."""
-    spec = spec or BootstrapSpec(confidence=0.95)
+    spec = spec or BootstrapSpec()
     if spec.confidence != 0.95:
         raise ConfigError("findings: intervals are reported as ci95; keep --confidence at 0.95")
     root_dir = Path(root)

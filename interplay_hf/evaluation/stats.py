@@ -16,7 +16,7 @@ optimistic. Every interval is seeded (``BootstrapSpec.seed``), so the same input
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -120,7 +120,7 @@ def unpaired_difference(a: Sequence[float], b: Sequence[float], spec: BootstrapS
     a_arr, b_arr = _as_array(a, "unpaired_difference"), _as_array(b, "unpaired_difference")
     if a_arr.size == 0 or b_arr.size == 0:
         return None
-    b_spec = BootstrapSpec(spec.resamples, spec.confidence, spec.seed + 1)  # independent draws for the second run
+    b_spec = replace(spec, seed=spec.seed + 1)  # independent draws for the second run
     means_a = a_arr[_indices(spec, a_arr.size)].mean(axis=1)
     means_b = b_arr[_indices(b_spec, b_arr.size)].mean(axis=1)
     return _difference_record(float(b_arr.mean() - a_arr.mean()), _percentiles(means_b - means_a, spec), paired=False)
