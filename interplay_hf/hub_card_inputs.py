@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -91,23 +90,6 @@ def find(recipe: dict | None, *names: str) -> Any:
                 if value.get(name) not in (None, ""):
                     return value[name]
     return None
-
-
-def safetensors_parameters(stage_dir: Path) -> int | None:
-    """Parameter count from the safetensors headers (no torch): tied weights are stored once."""
-    total = 0
-    files = sorted(stage_dir.glob("*.safetensors"))
-    for path in files:
-        with open(path, "rb") as f:
-            (size,) = struct.unpack("<Q", f.read(8))
-            header = json.loads(f.read(size))
-        for name, info in header.items():
-            if name != "__metadata__":
-                count = 1
-                for dim in info["shape"]:
-                    count *= dim
-                total += count
-    return total if files else None
 
 
 def human(n: int | float | None) -> str:

@@ -41,13 +41,13 @@ from interplay_hf.hub_card_inputs import (
     recipe_comments,
     recipe_yaml_text,
     reward_rows,
-    safetensors_parameters,
     scrub,
     split_sizes,
     stage_kind,
     training_budget,
     training_metrics,
 )
+from interplay_hf.models import safetensors_parameters
 from interplay_hf.paper import CITATION
 
 DEFAULT_LICENSE = "apache-2.0"

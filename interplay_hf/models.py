@@ -5,7 +5,10 @@ A recipe names either a preset (random init, from scratch) or any Hub/local mode
 
 from __future__ import annotations
 
+import json
+import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from interplay_hf.errors import ConfigError
@@ -130,3 +133,20 @@ def load_pretrained(
 def count_parameters(model: Any) -> int:
     """Unique parameters (tied embeddings counted once; works on meta-device models)."""
     return sum(p.numel() for p in model.parameters())
+
+
+def safetensors_parameters(stage_dir: Path) -> int | None:
+    """Parameter count from the safetensors headers (no torch): tied weights are stored once."""
+    total = 0
+    files = sorted(stage_dir.glob("*.safetensors"))
+    for path in files:
+        with open(path, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(size))
+        for name, info in header.items():
+            if name != "__metadata__":
+                count = 1
+                for dim in info["shape"]:
+                    count *= dim
+                total += count
+    return total if files else None

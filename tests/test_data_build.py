@@ -203,7 +203,7 @@ def test_dedup_against_a_built_dataset(built, tmp_path):
 
 
 def test_build_cli_dedup_against_flag_adds_to_the_recipe(built, tmp_path, capsys):
-    """The pipeline passes the main build this way (recipes/mini/data_tail.yaml keeps eval problems out)."""
+    """The pipeline passes the main build this way (a second build that must keep the first one's eval problems out)."""
     import yaml
 
     from interplay_hf.cli import main

@@ -391,3 +391,18 @@ def test_unsupported_answer_flags_answers_their_own_steps_do_not_compute(officia
     assert not unsupported_answer(guess.replace("<answer> 4", "<answer> 2"))
     for junk in ("", "<answer> 3 </answer>", "Define x as y; so y = . <answer> 1 </answer>", "\x00" * 50):
         assert unsupported_answer(junk) is False  # no step value or no answer: nothing to contradict
+
+
+def test_shortcut_counts_each_sample_once_whatever_its_shortcut_errors(official_rows):
+    """``shortcut``: a sample with a missing step, a wrong dependency or an unsupported answer, counted once."""
+    from interplay_hf.data.text import answer_from_solution, make_completion
+    from interplay_hf.evaluation.scoring import EvalProblem, score_problem
+
+    row = next(r for r in official_rows if r["op"] >= 3)
+    gold = make_completion(row["solution"])
+    problem = EvalProblem(0, "p0", row["op"], "zoo", "p", row["solution"], answer_from_solution(row["solution"])[1])
+    answer_only = f"<answer> {problem.answer} </answer>"  # every gold step missing
+    record, _ = score_problem(problem, [gold, answer_only, answer_only, gold])
+    errors = record["error_counts"]
+    assert errors["shortcut"] == 2 and errors["missing"] == 2
+    assert errors["shortcut"] <= errors["missing"] + errors["dependency_mismatch"] + errors["unsupported_answer"]

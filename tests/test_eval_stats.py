@@ -245,8 +245,34 @@ def test_findings_spec_to_json(tmp_path):
     assert "`up`" in findings_markdown(result)
 
 
+def test_findings_at_equal_compute_and_not_decrease(tmp_path):
+    """A compute check (interplay-hf compute files) gates the claim; not_decrease holds unless b is clearly worse."""
+    from interplay_hf.evaluation.findings import evaluate_findings, load_findings_spec
+
+    _write(tmp_path, "rl", _results(_runs(0), "rl"))
+    _write(tmp_path, "mid_rl", _results(_runs(3), "mid_rl"))
+    for name, flops in (("rl", 1.0e12), ("mid_rl", 1.05e12), ("big", 2.0e12)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"total_flops": flops, "stages": []}))
+    (tmp_path / "f.yaml").write_text(
+        "findings:\n"
+        "  - {name: equal, claim: c, a: rl, b: mid_rl, metric: process_pass@1, regime: ID, direction: increase,\n"
+        "     compute: {a: rl.json, b: mid_rl.json}}\n"
+        "  - {name: unequal, claim: c, a: rl, b: mid_rl, metric: process_pass@1, regime: ID, direction: increase,\n"
+        "     compute: {a: rl.json, b: big.json, tolerance: 0.2}}\n"
+        "  - {name: no_worse, claim: c, a: rl, b: mid_rl, metric: process_pass@1, regime: ID, direction: not_decrease}\n"
+        "  - {name: worse, claim: c, a: mid_rl, b: rl, metric: process_pass@1, regime: ID, direction: not_decrease}\n"
+    )
+    equal, unequal, no_worse, worse = evaluate_findings(
+        load_findings_spec(tmp_path / "f.yaml", tmp_path), tmp_path, BootstrapSpec(resamples=300))["findings"]
+    assert equal["reproduced"] and equal["compute"]["equal"] and equal["compute"]["ratio"] == pytest.approx(1.05)
+    assert unequal["ci95"][0] > 0 and not unequal["compute"]["equal"] and not unequal["reproduced"]
+    assert no_worse["reproduced"] and not worse["reproduced"]
+
+
 @pytest.mark.parametrize(("body", "message"), [
     ("findings: []\n", "non-empty list"),
+    ("findings: [{name: x, claim: y, a: base, b: base, metric: process_pass@1, regime: ID, direction: increase,"
+     " compute: {a: none.json, b: none.json}}]\n", "compute.a: no compute.json"),
     ("findings: [{name: x, claim: y, a: base, b: base, metric: pass@1, regime: ID, direction: increase}]\n", "metric"),
     ("findings: [{name: x, claim: y, a: base, b: nowhere, metric: process_pass@1, regime: ID, direction: up}]\n",
      "direction"),

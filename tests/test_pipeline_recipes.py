@@ -39,7 +39,7 @@ def test_the_recipe_folders_hold_the_expected_pipelines():
     names = {str(p.relative_to(RECIPES)) for p in PIPELINES}
     assert {"quickstart/pipeline.yaml", "paper/extrapolation/pipeline.yaml", "paper/context/pipeline.yaml",
             "paper/midtrain_vs_rl/pipeline.yaml", "paper/process_reward/pipeline.yaml"} <= names
-    assert [p.stem for p in MINI] == ["context", "extrapolation", "midtrain_vs_rl", "process_reward"]
+    assert [p.stem for p in MINI] == ["study"]  # the four mini experiments share one pipeline and its base
 
 
 @pytest.mark.slow  # imports TRL once to check every training flag against the scripts' fields
@@ -64,16 +64,17 @@ def test_data_stages_with_overrides_are_valid_data_recipes(path, tmp_path):
         recipe_from_dict(merge_recipe(recipe, stage.recipe_overrides or {}))
 
 
-def test_the_mini_pipelines_share_their_base_stages_exactly(tmp_path):
-    """They share runs/mini: a second mini pipeline must skip the base the first one trained, not redo it."""
-    shared = ("data", "tokenizer", "pretrain", "data_tail", "base", "eval_base", "gate")
-    hashes = {p.stem: {s.name: s.hash for s in build_plan(p, tmp_path).stages} for p in MINI}
-    for name in shared:
-        assert len({h[name] for h in hashes.values()}) == 1, name
-    own = [set(h) - set(shared) for h in hashes.values()]
-    for i, a in enumerate(own):  # experiment stages never collide (they would move each other's output aside)
-        for b in own[i + 1:]:
-            assert not a & b
+def test_the_mini_study_compares_arms_that_differ_only_in_the_intervention(tmp_path):
+    """Each finding's two arms share every input but the one the claim is about (recipes/mini/findings.yaml)."""
+    plan = build_plan(RECIPES / "mini" / "study.yaml", tmp_path)
+    args = {s.name: s.args for s in plan.stages}
+    assert args["rl.edge"]["dataset_train_split"] == "rl_edge" and args["rl.id"]["dataset_train_split"] == "rl_id"
+    assert {k: v for k, v in args["rl.edge_mixed"].items() if not k.startswith("reward")} == {
+        k: v for k, v in args["rl.edge"].items() if not k.startswith("reward")}
+    assert args["ctx.b0"]["model_name_or_path"] != args["ctx.b10"]["model_name_or_path"]
+    assert {k: v for k, v in args["ctx.b0"].items() if k != "model_name_or_path"} == {
+        k: v for k, v in args["ctx.b10"].items() if k != "model_name_or_path"}
+    assert plan.stage("rl_mid").args["max_train_samples"] * 2 == 320  # half of rl.edge's prompts (grpo.yaml)
 
 
 def test_the_paper_budget_reproduces_the_train_recipes_sample_counts(tmp_path):
@@ -98,7 +99,7 @@ def test_gpu_placement_retargets_training_stages_and_keeps_the_sft_hashes(tmp_pa
     from interplay_hf.errors import ConfigError
     from interplay_hf.pipeline_placement import placed_plan
 
-    recipe = RECIPES / "mini" / "extrapolation.yaml"
+    recipe = RECIPES / "mini" / "study.yaml"
     cpu = build_plan(recipe, tmp_path)
     gpu = placed_plan(recipe, tmp_path, "gpu")
     for placed, local in zip(gpu.stages, cpu.stages):
@@ -116,7 +117,7 @@ def test_gpu_placement_retargets_training_stages_and_keeps_the_sft_hashes(tmp_pa
     assert gpu.stage("eval_base").command == cpu.stage("eval_base").command  # evaluation stays on the CPU
     assert gpu.stage("pretrain").placement == "gpu (1 process)" and cpu.stage("pretrain").placement is None
     two = placed_plan(recipe, tmp_path, "gpu", num_processes=2)
-    assert "--gradient_accumulation_steps" not in two.stage("x_rl.edge").command  # same world size: same batch
+    assert "--gradient_accumulation_steps" not in two.stage("rl.edge").command  # same world size: same batch
     assert [s.hash for s in two.stages] == [s.hash for s in cpu.stages]
     with pytest.raises(ConfigError, match="unknown placement 'tpu'"):
         placed_plan(recipe, tmp_path, "tpu")

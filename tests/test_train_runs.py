@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from interplay_hf.train.compute import stage_compute
 from interplay_hf.versions import versions_comment
 
 pytestmark = pytest.mark.slow
@@ -102,6 +103,10 @@ def test_pretraining_lowers_the_loss_and_saves_a_loadable_model(stage_data, tmp_
     recipe = yaml.safe_load((out / "recipe.yaml").read_text())
     assert recipe["model_preset"] == "qwen2-300k" and recipe["packing_document_mask"] is True
     assert f"# {versions_comment()}\n" in (out / "recipe.yaml").read_text()  # library versions, as a comment
+    compute = stage_compute(out)  # packed: 24 steps x 4 sequences x 256 tokens on one process, 6N per token
+    assert (compute.kind, compute.tokens, compute.flops_per_parameter_token) == ("sft", 24 * 4 * 256, 6)
+    assert compute.parameters == sum(p.numel() for p in model.parameters())
+    assert compute.flops == 6 * compute.parameters * compute.tokens
 
 
 def test_a_killed_run_resumes_from_its_last_complete_checkpoint(stage_data, tmp_path):
@@ -189,6 +194,10 @@ def test_grpo_trains_with_the_mixed_reward_and_saves(stage_data, tmp_path, tiny_
     assert any("heldout_strict_acc" in h for h in history)
     AutoModelForCausalLM.from_pretrained(out)
     assert yaml.safe_load((out / "recipe.yaml").read_text())["beta"] == 0.001
+    compute = stage_compute(out)  # generation 2N + policy 6N + reference 2N (beta > 0) per rollout token
+    tokens = max(h["num_tokens"] for h in history if "num_tokens" in h)
+    assert (compute.kind, compute.tokens, compute.flops_per_parameter_token) == ("grpo", tokens, 10)
+    assert tokens >= 2 * 4 * 2 * 1  # 2 steps x 4 rollouts, each at least a prompt token and a completion token
 
 
 def test_sft_through_accelerate_launch(stage_data, tmp_path):

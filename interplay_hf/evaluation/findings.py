@@ -9,6 +9,7 @@ is reproduced only when every one is. Everything in the output recomputes from t
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ from interplay_hf.evaluation.compare import run_difference
 from interplay_hf.evaluation.stats import BootstrapSpec
 from interplay_hf.yaml_io import load_yaml_mapping, reject_unknown_keys
 
-DIRECTIONS = ("increase", "decrease")
+# "not_decrease": no significant decrease (the interval's upper end >= 0), for "at equal or better" conditions.
+DIRECTIONS = ("increase", "decrease", "not_decrease")
 _METRIC = re.compile(r"^(process_pass|outcome_pass)@(\d+)$|^error:(\w+)$")
 
 
@@ -45,15 +47,54 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class ComputeCheck:
+    """Both runs' training FLOPs (``interplay-hf compute`` files): the claim holds only at equal compute."""
+
+    a: str
+    b: str
+    tolerance: float = 0.1  # |b / a - 1| allowed
+
+
+@dataclass(frozen=True)
 class Finding:
     name: str
     claim: str
     main: Comparison
     conditions: tuple[Comparison, ...] = field(default_factory=tuple)
+    compute: ComputeCheck | None = None
 
 
 _COMPARISON_KEYS = {"a", "b", "metric", "regime", "direction", "context"}
-_FINDING_KEYS = {"name", "claim", "conditions"} | _COMPARISON_KEYS
+_FINDING_KEYS = {"name", "claim", "conditions", "compute"} | _COMPARISON_KEYS
+
+
+def _compute_check(raw, where: str, root: Path) -> ComputeCheck | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a mapping {{a: compute.json, b: compute.json, tolerance: 0.1}}")
+    reject_unknown_keys(raw, {"a", "b", "tolerance"}, where)
+    for key in ("a", "b"):
+        if not isinstance(raw.get(key), str) or not (root / raw[key]).is_file():
+            raise ConfigError(f"{where}.{key}: no compute.json at {raw.get(key)!r}; write it with interplay-hf compute")
+    tolerance = raw.get("tolerance", 0.1)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1:
+        raise ConfigError(f"{where}.tolerance: {tolerance!r}; a fraction in (0, 1), e.g. 0.1 for within 10%")
+    return ComputeCheck(raw["a"], raw["b"], float(tolerance))
+
+
+def evaluate_compute(check: ComputeCheck, root: Path) -> dict:
+    """Both totals, their ratio, and whether they are equal within the tolerance."""
+    totals = {}
+    for key in ("a", "b"):
+        path = root / getattr(check, key)
+        try:
+            totals[key] = float(json.loads(path.read_text(encoding="utf-8"))["total_flops"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError):
+            raise ConfigError(f"{path}: not a compute.json (no total_flops); write it with interplay-hf compute") from None
+    ratio = totals["b"] / totals["a"] if totals["a"] > 0 else float("inf")
+    return {"a": check.a, "b": check.b, "a_flops": totals["a"], "b_flops": totals["b"], "ratio": ratio,
+            "tolerance": check.tolerance, "equal": abs(ratio - 1) <= check.tolerance}
 
 
 def _comparison(raw: dict, where: str, root: Path, defaults: dict | None = None) -> Comparison:
@@ -94,7 +135,8 @@ def load_findings_spec(path: str | Path, root: str | Path | None = None) -> list
         main = _comparison(main_raw, where, root_dir)
         conditions = tuple(_comparison(c, f"{where}.conditions[{j}]", root_dir, defaults=main_raw)
                            for j, c in enumerate(raw.get("conditions") or []))
-        findings.append(Finding(raw["name"], raw["claim"], main, conditions))
+        compute = _compute_check(raw.get("compute"), f"{where}.compute", root_dir)
+        findings.append(Finding(raw["name"], raw["claim"], main, conditions, compute))
     names = [f.name for f in findings]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: finding names must be distinct, got {names}")
@@ -109,7 +151,7 @@ def evaluate_comparison(comp: Comparison, root: Path, spec: BootstrapSpec) -> di
     if rec is None:
         raise ConfigError(f"{comp.a} vs {comp.b}: no problems in regime {comp.regime!r}; check the regime name")
     lo, hi = rec["ci"]
-    reproduced = lo > 0 if comp.direction == "increase" else hi < 0
+    reproduced = {"increase": lo > 0, "decrease": hi < 0, "not_decrease": hi >= 0}[comp.direction]
     out = {"a": comp.a, "b": comp.b, "metric": comp.metric, "regime": comp.regime, "direction": comp.direction,
            "difference": rec["difference"], "ci95": [lo, hi], "paired": rec["paired"], "reproduced": bool(reproduced)}
     if comp.context is not None:
@@ -127,10 +169,14 @@ def evaluate_findings(findings: list[Finding], root: str | Path, spec: Bootstrap
     for f in findings:
         main = evaluate_comparison(f.main, root_dir, spec)
         conditions = [evaluate_comparison(c, root_dir, spec) for c in f.conditions]
+        compute = evaluate_compute(f.compute, root_dir) if f.compute else None
         record = {"name": f.name, "claim": f.claim, **main,
-                  "reproduced": main["reproduced"] and all(c["reproduced"] for c in conditions)}
+                  "reproduced": main["reproduced"] and all(c["reproduced"] for c in conditions)
+                  and (compute is None or compute["equal"])}
         if conditions:
             record["conditions"] = conditions
+        if compute:
+            record["compute"] = compute
         out.append(record)
     return {"intervals": spec.record(), "findings": out}
 

@@ -14,9 +14,12 @@ from typing import Any
 
 # The verifier's error types, plus one evaluation diagnostic: ``unsupported_answer``, a final answer that
 # differs from the value the completion's own last step computed. A model rewarded for right answers
-# whatever its steps learns to guess them (recipes/mini/README.md): this counts it.
+# whatever its steps learns to guess them (recipes/mini/README.md): this counts it. ``shortcut`` is a sample
+# with any of the three ways to reach an answer without the gold process (a missing step, a wrong dependency,
+# an unsupported answer): the paper's process-reward claim is about their share.
+SHORTCUT_ERRORS = ("missing", "dependency_mismatch", "unsupported_answer")
 ERROR_TYPES = ("missing", "extra", "value_mismatch", "dependency_mismatch", "answer_mismatch", "format",
-               "unsupported_answer")
+               "unsupported_answer", "shortcut")
 
 
 @dataclass
@@ -82,9 +85,10 @@ def score_problem(
         if result.process_verified and first_rank is None:
             first_rank = j
         score_sum += float(result.process_score)
-        for name, flag in error_flags(result).items():
+        flags = {**error_flags(result), "unsupported_answer": unsupported_answer(completion)}
+        flags["shortcut"] = any(flags[name] for name in SHORTCUT_ERRORS)
+        for name, flag in flags.items():
             errors[name] += flag
-        errors["unsupported_answer"] += unsupported_answer(completion)
         if stopped is not None and not stopped[j]:
             truncated += 1
         rows.append(

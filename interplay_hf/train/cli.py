@@ -64,6 +64,16 @@ def register(subparsers) -> None:
         )
         p.set_defaults(func=run_train, stage_name=stage)
 
+    comp = subparsers.add_parser(
+        "compute",
+        help="training FLOPs of finished sft/grpo stages (for comparisons at equal compute)",
+        description="Tokens each stage processed (TRL's num_tokens) x per-token FLOPs x parameters; "
+        "the method is in interplay_hf/train/compute.py.",
+    )
+    comp.add_argument("stage_dirs", nargs="+", help="finished training stage folders, in order (one training path)")
+    comp.add_argument("--output", default=None, help="write compute.json here")
+    comp.set_defaults(func=run_compute)
+
 
 def run_tokenizer(args) -> int:
     from interplay_hf.tokenizer import build_tokenizer_from_dataset
@@ -74,6 +84,21 @@ def run_tokenizer(args) -> int:
         args.dataset, args.output_dir, args.split, args.column, args.vocab_size, args.max_texts, args.numbers
     )
     print(f"tokenizer with {len(tokenizer)} tokens saved to {args.output_dir}")
+    return 0
+
+
+def run_compute(args) -> int:
+    from interplay_hf.atomic_io import write_json
+    from interplay_hf.train.compute import compute_record
+
+    record = compute_record(args.stage_dirs)
+    for stage in record["stages"]:
+        print(f"{stage['stage']}: {stage['kind']}, {stage['tokens']:,} tokens x {stage['parameters']:,} parameters "
+              f"x {stage['flops_per_parameter_token']} = {stage['flops']:.3e} FLOPs")
+    print(f"total: {record['total_flops']:.3e} FLOPs")
+    if args.output:
+        write_json(Path(args.output), record)
+        print(f"-> {args.output}")
     return 0
 
 

@@ -264,7 +264,7 @@ def finish(trainer, train_result, script_args, training_args, model_args, commen
     from interplay_hf.train.config import save_recipe
     from interplay_hf.versions import versions_comment
 
-    metrics = train_result.metrics
+    metrics = {**train_result.metrics, "world_size": world_size(training_args)}  # train/compute.py reads it
     trainer.log_metrics("train", metrics)
     trainer.save_metrics("train", metrics)
     trainer.save_state()

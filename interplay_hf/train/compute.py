@@ -1,0 +1,106 @@
+"""Training compute of finished stages, in FLOPs, so that experiments can be compared at equal compute.
+
+The paper compares mid-training + RL with RL alone at equal compute. Counting samples (documents vs prompts)
+hides that an RL prompt costs generation, a reference forward and a backward over every rollout. Here each
+stage's cost is the tokens its trainer processed (packed tokens for SFT; prompt + completion tokens of every
+rollout for GRPO, TRL's ``num_tokens``) times the usual per-token
+FLOPs of a dense transformer, 2N forward and 4N backward (Kaplan et al. 2020), N the parameters:
+
+* SFT: forward + backward, 6N per token;
+* GRPO: generation 2N (prefill and decoding, with a KV cache), policy forward + backward 6N, and the reference
+  model's forward 2N when ``beta`` > 0; an old-policy forward 2N when rollouts are reused (``num_iterations``
+  > 1). Attention's quadratic term and the held-out checks during training are left out (both small here).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from interplay_hf.errors import ConfigError
+from interplay_hf.models import safetensors_parameters
+
+FORWARD = 2  # FLOPs per parameter per token
+BACKWARD = 4
+METHOD = ("FLOPs = per-token factor x parameters x tokens processed (TRL num_tokens); factor 6 for SFT, "
+          "2 generation + 6 policy + 2 reference (beta > 0) + 2 old policy (num_iterations > 1) for GRPO")
+
+
+@dataclass(frozen=True)
+class StageCompute:
+    stage: str
+    kind: str  # "sft" or "grpo"
+    parameters: int
+    tokens: int
+    flops_per_parameter_token: int
+    flops: float
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path.parent}: no {path.name}; give the output folder of a finished training stage ({what})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid JSON ({err}); re-run the stage that wrote it") from None
+
+
+def _recipe(stage_dir: Path) -> dict:
+    path = stage_dir / "recipe.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{stage_dir}: no recipe.yaml; give the output folder of a finished training stage")
+    recipe = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return recipe if isinstance(recipe, dict) else {}
+
+
+def flops_per_parameter_token(recipe: dict) -> tuple[str, int]:
+    """(stage kind, FLOPs per parameter and processed token) from a stage's resolved recipe."""
+    if "num_generations" not in recipe:
+        return "sft", FORWARD + BACKWARD
+    per_token = FORWARD + FORWARD + BACKWARD  # generation, then the policy's forward and backward
+    if float(recipe.get("beta") or 0.0) > 0:
+        per_token += FORWARD
+    if int(recipe.get("num_iterations") or 1) > 1:
+        per_token += FORWARD
+    return "grpo", per_token
+
+
+def processed_tokens(stage_dir: Path, recipe: dict, kind: str) -> int:
+    """Tokens the trainer processed. GRPO: TRL's gathered ``num_tokens``. Packed SFT: optimizer steps x
+    sequences per step x ``max_length`` (TRL's ``num_tokens`` counts one row per batch when the packed batch
+    carries 2-D ``position_ids``); unpacked SFT: TRL's ``num_tokens`` (the attention mask's sum)."""
+    state = _read_json(stage_dir / "trainer_state.json", "the Trainer writes trainer_state.json at the end")
+    if kind == "sft" and recipe.get("packing"):
+        results = _read_json(stage_dir / "train_results.json", "the Trainer writes train_results.json at the end")
+        if "world_size" not in results:
+            raise ConfigError(f"{stage_dir}/train_results.json: no world_size (a stage trained before it was "
+                              "recorded); re-run the stage to count its compute")
+        per_step = (int(recipe["per_device_train_batch_size"]) * int(recipe.get("gradient_accumulation_steps") or 1)
+                    * int(results["world_size"]) * int(recipe["max_length"]))
+        return int(state["global_step"]) * per_step
+    tokens = [entry["num_tokens"] for entry in state.get("log_history", []) if "num_tokens" in entry]
+    if not tokens:
+        raise ConfigError(f"{stage_dir}/trainer_state.json: no num_tokens logged; the compute cannot be counted")
+    return int(max(tokens))
+
+
+def stage_compute(stage_dir: str | Path) -> StageCompute:
+    """The compute of one finished sft/grpo stage folder."""
+    stage_dir = Path(stage_dir)
+    recipe = _recipe(stage_dir)
+    parameters = safetensors_parameters(stage_dir)
+    if not parameters:
+        raise ConfigError(f"{stage_dir}: no *.safetensors weights; give a finished training stage")
+    kind, per_token = flops_per_parameter_token(recipe)
+    tokens = processed_tokens(stage_dir, recipe, kind)
+    return StageCompute(stage_dir.name, kind, parameters, tokens, per_token, float(per_token) * parameters * tokens)
+
+
+def compute_record(stage_dirs: list[str | Path]) -> dict:
+    """``compute.json``: each stage's tokens and FLOPs and their total (the stages of one training path)."""
+    stages = [stage_compute(d) for d in stage_dirs]
+    return {"method": METHOD, "stages": [asdict(s) for s in stages],
+            "total_flops": sum(s.flops for s in stages)}
