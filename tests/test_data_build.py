@@ -192,6 +192,23 @@ def test_duplicates_across_splits_are_dropped_and_reported(monkeypatch, tmp_path
     assert "dropped 40 duplicate(s)" in capsys.readouterr().err
 
 
+def test_dedup_within_splits_keeps_the_first_occurrence_and_shards_agree(monkeypatch, tmp_path):
+    real = build_mod.row_plan  # rows repeat every 25 positions: 60 rows hold 25 distinct problems
+    monkeypatch.setattr(build_mod, "row_plan", lambda seed, split, i, mixture: real(seed, split, i % 25, mixture))
+    recipe = {"name": "pool", "splits": {"train": {"size": 60, "ops": "2-3", "columns": "sft"}}}
+    assert len(build_datasets(recipe, tmp_path / "kept", verbose=False)["train"]) == 60  # off by default
+    dd = build_datasets({**recipe, "dedup_within_splits": True}, tmp_path / "dedup", verbose=False)
+    assert len(dd["train"]) == 25 and len(set(dd["train"]["prompt"])) == 25
+    report = json.loads((tmp_path / "dedup" / "build_report.json").read_text())
+    assert report["splits"]["train"]["duplicates_dropped"] == {"within_split": 35} and report["dedup_within_splits"]
+    for k in range(3):  # a sharded build drops a row that an earlier shard holds: the shards concatenate to the same
+        build_datasets({**recipe, "dedup_within_splits": True}, tmp_path / "sharded", num_shards=3, shard_index=k,
+                       verbose=False)
+    assert load_built(tmp_path / "sharded")["train"].to_list() == dd["train"].to_list()
+    with pytest.raises(ConfigError, match="dedup_within_splits"):
+        recipe_from_dict({**recipe, "dedup_within_splits": "yes"})
+
+
 def test_dedup_against_a_built_dataset(built, tmp_path):
     root, _ = built
     recipe = small_recipe(eval=None, dedup_against=[str(root / "single")])

@@ -8,7 +8,9 @@ the content, so the saved files are byte-identical for any ``num_proc``, and the
 
 Deduplication: a row is dropped when its problem (the prompt: problem + question) already occurs in
 an earlier split (eval splits come first, then ``splits`` in recipe order) or in a dataset listed
-under ``dedup_against``. Counts go to ``build_report.json`` and stdout.
+under ``dedup_against``, and, with ``dedup_within_splits: true`` (the official pipeline's exact dedup of each
+training pool), when it occurs earlier in its own split (in row order, across shards too). Counts go to
+``build_report.json`` and stdout.
 """
 
 from __future__ import annotations
@@ -201,6 +203,7 @@ def build_datasets(
         "interplay_hf_version": __version__,
         "datasets_version": datasets.__version__,
         "dedup_against": list(recipe.dedup_against),
+        "dedup_within_splits": recipe.dedup_within_splits,
         "splits": {},
     }
     try:
@@ -217,7 +220,11 @@ def build_datasets(
             ds = _run_generator(_generate, blocks, plan, row_features(cols + (_HASH,)), tmp_root, num_proc, fp)
             ds.info.splits = None  # builder bookkeeping (per-process shard lengths) would differ with num_proc
             shared = cells(split) & set().union(*(cells(later) for later in recipe.splits[pos + 1:]))
-            ds, dropped, counts, keys = _drop_duplicates(ds, seen, exclude_base, shared, fp)
+            within = None
+            if recipe.dedup_within_splits and not split.is_eval:
+                earlier = [b for k in range(shard_index) for b in _blocks(n_rows, num_shards, k)]
+                within = _keys_of_blocks(recipe, split, earlier, cells(split), tmp_root, num_proc, fp)
+            ds, dropped, counts, keys = _drop_duplicates(ds, seen, exclude_base, shared, fp, within)
             if shared:
                 if num_shards > 1:
                     others = [b for k in range(num_shards) if k != shard_index for b in _blocks(n_rows, num_shards, k)]
@@ -264,8 +271,10 @@ def build_datasets(
     return result
 
 
-def _drop_duplicates(ds, seen: dict[str, set[str]], exclude: set[str], shared: set, fp: str):
-    """Drop rows whose problem is in an earlier split or in ``dedup_against``; count what is kept.
+def _drop_duplicates(ds, seen: dict[str, set[str]], exclude: set[str], shared: set, fp: str,
+                     within: set[str] | None = None):
+    """Drop rows whose problem is in an earlier split or in ``dedup_against``, and with ``within`` (the keys of
+    the split's rows in earlier shards) also those seen earlier in this split; count what is kept.
 
     Returns (dataset, dropped per source, kept counts of op/context/mode, this split's keys in ``shared`` cells).
     """
@@ -284,6 +293,10 @@ def _drop_duplicates(ds, seen: dict[str, set[str]], exclude: set[str], shared: s
             source = next((name for name, s in seen.items() if k in s), None)
             if source is None and k in exclude:
                 source = "dedup_against"
+            if source is None and within is not None:
+                if k in within:
+                    source = "within_split"
+                within.add(k)
             if source is None:
                 for c, v in zip(_ALWAYS, cell):
                     counts[c][v] += 1

@@ -80,6 +80,10 @@ class DataRecipe:
     dedup_against: tuple[str, ...] = field(
         default=(), metadata={"help": "Built datasets (save_to_disk dirs) whose problems are removed from every split."}
     )
+    dedup_within_splits: bool = field(
+        default=False, metadata={"help": "Also drop a training row whose problem occurs earlier in its own split "
+                                         "(the official exact dedup of each pool); eval splits are left as drawn."}
+    )
     hub_repo_id: str | None = field(default=None, metadata={"help": "Push the built DatasetDict to this Hub repo."})
     hub_private: bool = field(default=False, metadata={"help": "Create the Hub repo as private."})
     description: str = field(default="", metadata={"help": "Free text for the dataset card."})
@@ -107,8 +111,8 @@ class DataRecipe:
 
 # ----------------------------------------------------------------------------------------------
 _TOP_KEYS = {
-    "name", "seed", "output_dir", "num_proc", "generator", "splits", "eval", "dedup_against", "hub", "description",
-    "prompt_format", "system_prompt",
+    "name", "seed", "output_dir", "num_proc", "generator", "splits", "eval", "dedup_against", "dedup_within_splits",
+    "hub", "description", "prompt_format", "system_prompt",
 }
 _SPLIT_KEYS = {"size", "ops", "contexts", "modes", "mixture", "columns", "seed"}
 _COMPONENT_KEYS = {"weight", "ops", "contexts", "modes"}
@@ -150,6 +154,9 @@ def recipe_from_dict(data: dict[str, Any]) -> DataRecipe:
         dedup_against = [dedup_against]
     if not isinstance(dedup_against, list) or not all(isinstance(x, str) for x in dedup_against):
         raise ConfigError("dedup_against: expected a list of dataset directories")
+    dedup_within_splits = data.get("dedup_within_splits", False)
+    if not isinstance(dedup_within_splits, bool):
+        raise ConfigError(f"dedup_within_splits: expected true or false, got {dedup_within_splits!r}")
     hub = _mapping(data.get("hub"), "hub")
     _check_keys(hub, _HUB_KEYS, "hub")
     repo_id = hub.get("repo_id")
@@ -175,6 +182,7 @@ def recipe_from_dict(data: dict[str, Any]) -> DataRecipe:
         generator=generator,
         splits=tuple(splits),
         dedup_against=tuple(dedup_against),
+        dedup_within_splits=dedup_within_splits,
         hub_repo_id=repo_id,
         hub_private=bool(hub.get("private", False)),
         description=description,
