@@ -14,7 +14,7 @@ from typing import Any
 
 # The verifier's error types, plus one evaluation diagnostic: ``unsupported_answer``, a final answer that
 # differs from the value the completion's own last step computed. A model rewarded for right answers
-# whatever its steps learns to guess them (recipes/mini/README.md): this counts it. ``shortcut`` is a sample
+# whatever its steps can learn to guess them: this counts it. ``shortcut`` is a sample
 # with any of the three ways to reach an answer without the gold process (a missing step, a wrong dependency,
 # an unsupported answer): the paper's process-reward claim is about their share.
 SHORTCUT_ERRORS = ("missing", "dependency_mismatch", "unsupported_answer")

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Publish a finished mini study into the repository: each evaluation's results.json (per-problem counts, no
 # samples) under recipes/mini/results/<run>/, the training FLOPs of the equal-compute comparison
-# (interplay-hf compute), the report's plots, and findings.json recomputed from those files.
+# (interplay-hf compute), then the reports (tables, paired changes, plots) and findings.json, both computed from
+# the committed files only.
 #   bash recipes/mini/collect.sh [runs/mini]
 set -euo pipefail
 run=${1:-runs/mini}
 out=recipes/mini/results
 declare -A evals=([base]=eval_base [rl_id]=eval_rl.id [rl_edge]=eval_rl.edge [rl_edge_mixed]=eval_rl.edge_mixed
-                  [mid_rl]=eval_mid [ctx_b0]=eval_ctx.b0 [ctx_b10]=eval_ctx.b10)
+                  [rl_edge_strict]=eval_rl.edge_strict [rl_id_strict]=eval_rl.id_strict [mid_rl]=eval_mid
+                  [ctx_b0]=eval_ctx.b0 [ctx_b10]=eval_ctx.b10)
 for name in "${!evals[@]}"; do
   mkdir -p "$out/$name"
   cp "$run/${evals[$name]}/results.json" "$out/$name/results.json"
 done
 interplay-hf compute "$run/rl.edge" --output "$out/rl_edge/compute.json"
 interplay-hf compute "$run/mid" "$run/rl_mid" --output "$out/mid_rl/compute.json"
-mkdir -p recipes/mini/figures
-cp "$run"/report/plots/*.png recipes/mini/figures/
+runs=(base rl_id rl_edge rl_edge_mixed rl_edge_strict rl_id_strict mid_rl)
+labels=$(IFS=,; echo "${runs[*]}")
+interplay-hf report "${runs[@]/#/$out/}" --labels "$labels" --output-dir "$out/report" --paired
+interplay-hf report "$out"/{ctx_b0,ctx_b10} --labels ctx_b0,ctx_b10 --output-dir "$out/report_context" --paired
 interplay-hf findings recipes/mini/findings.yaml --output "$out/findings.json"
