@@ -19,8 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "interplay_hf.verify.cli",  # verify
     "interplay_hf.train.cli",  # tokenizer / train sft / train grpo
     "interplay_hf.evaluation.cli",  # eval / report / select-edge
-    "interplay_hf.hub_cli",  # push / card / released
-    "interplay_hf.pipeline_cli",  # pipeline / quickstart
+    "interplay_hf.hub.cli",  # push / card / released
+    "interplay_hf.pipeline.cli",  # pipeline / quickstart
 )
 
 

@@ -12,7 +12,7 @@ import yaml
 from interplay_hf.cli import main
 from interplay_hf.errors import ConfigError
 from interplay_hf.hub import plan_push, plan_stage_upload, push, push_dataset, push_stage, sanitize_revision
-from interplay_hf.hub_push import check_revision, discover_stages, execute_plan, normalize_subfolder
+from interplay_hf.hub.push import check_revision, discover_stages, execute_plan, normalize_subfolder
 
 SENTINEL = "hf_SENTINELsentinelSENTINELsentinel0123"
 MODEL_FILES = {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from interplay_hf.pipeline_plan import build_plan
+from interplay_hf.pipeline.plan import build_plan
 from interplay_hf.train.config import parse_stage_args
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from interplay_hf.errors import ConfigError
-from interplay_hf.pipeline import DONE_FILE, decide, run_pipeline, select_stages
-from interplay_hf.pipeline_plan import build_plan
+from interplay_hf.pipeline.plan import build_plan
+from interplay_hf.pipeline.run import DONE_FILE, decide, run_pipeline, select_stages
 
 
 def write(path: Path, text: str) -> Path:

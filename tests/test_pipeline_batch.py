@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from interplay_hf.errors import ConfigError
-from interplay_hf.pipeline import run_pipeline
-from interplay_hf.pipeline_plan import build_plan
+from interplay_hf.pipeline.plan import build_plan
+from interplay_hf.pipeline.run import run_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 PAPER = sorted((REPO / "recipes" / "paper").glob("*/pipeline.yaml"))

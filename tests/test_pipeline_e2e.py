@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from interplay_hf.pipeline import DONE_FILE, run_pipeline
+from interplay_hf.pipeline.run import DONE_FILE, run_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 

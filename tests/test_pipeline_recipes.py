@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from interplay_hf.pipeline import run_pipeline
-from interplay_hf.pipeline_plan import (
+from interplay_hf.pipeline.plan import (
     BUDGET_KEYS,
     STAGE_KEYS,
     STAGE_TYPES,
@@ -16,6 +15,7 @@ from interplay_hf.pipeline_plan import (
     build_plan,
     merge_recipe,
 )
+from interplay_hf.pipeline.run import run_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPES = REPO / "recipes"
@@ -97,7 +97,7 @@ def test_the_schema_documentation_names_every_key_and_stage_type():
 def test_gpu_placement_retargets_training_stages_and_keeps_the_sft_hashes(tmp_path):
     """Pre-train the mini base on a GPU, then run the rest on a CPU: the CPU run must skip what the GPU did."""
     from interplay_hf.errors import ConfigError
-    from interplay_hf.pipeline_placement import placed_plan
+    from interplay_hf.pipeline.placement import placed_plan
 
     recipe = RECIPES / "mini" / "study.yaml"
     cpu = build_plan(recipe, tmp_path)

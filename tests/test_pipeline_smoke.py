@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from interplay_hf.pipeline import DONE_FILE, decide, run_pipeline, select_stages
-from interplay_hf.pipeline_plan import build_plan
-from interplay_hf.pipeline_smoke import CPU_CONFIG, TEST_ROWS, TINY_PRESET, TRAIN_ROWS
+from interplay_hf.pipeline.plan import build_plan
+from interplay_hf.pipeline.run import DONE_FILE, decide, run_pipeline, select_stages
+from interplay_hf.pipeline.smoke import CPU_CONFIG, TEST_ROWS, TINY_PRESET, TRAIN_ROWS
 
 REPO = Path(__file__).resolve().parent.parent
 PAPER = {p.parent.name: p for p in sorted((REPO / "recipes" / "paper").glob("*/pipeline.yaml"))}

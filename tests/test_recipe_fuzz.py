@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from interplay_hf.data.recipe import load_data_recipe, recipe_from_dict
 from interplay_hf.errors import ConfigError
-from interplay_hf.pipeline_plan import build_plan
+from interplay_hf.pipeline.plan import build_plan
 from interplay_hf.train.config import read_recipe
 from interplay_hf.yaml_io import parse_yaml_text
 

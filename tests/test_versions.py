@@ -7,9 +7,9 @@ from importlib.metadata import version
 
 import pytest
 
-import interplay_hf.pipeline_plan as pipeline_plan
+import interplay_hf.pipeline.plan as pipeline_plan
 from interplay_hf import __version__
-from interplay_hf.pipeline_plan import build_plan
+from interplay_hf.pipeline.plan import build_plan
 from interplay_hf.versions import RECORDED_PACKAGES, library_versions, major_minor, versions_comment
 
 

@@ -65,7 +65,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     recipe = load_data_recipe(args.recipe)  # validate before importing datasets or generating anything
     if args.push_to_hub or recipe.hub_repo_id:  # the Hub layer's rule for repo ids, checked at the entry point
-        from interplay_hf.hub_push import check_repo_id
+        from interplay_hf.hub.push import check_repo_id
 
         check_repo_id(args.push_to_hub or recipe.hub_repo_id)
     if args.dedup_against:

@@ -249,7 +249,7 @@ def plan_stage_upload(
 
 
 def _recipe_parent(stage: Path, names: dict[str, Path]) -> Path | None:
-    from interplay_hf.hub_card_inputs import find, read_recipe
+    from interplay_hf.hub.card_inputs import find, read_recipe
 
     source = find(read_recipe(stage), "model_name_or_path", "model")
     if not isinstance(source, str):
@@ -307,7 +307,7 @@ def _run_targets(stages: list[Path], kinds: dict[Path, str], layout: str, revisi
 
 
 def _eval_dirs(run_dir: Path) -> list[tuple[Path, dict]]:
-    from interplay_hf.hub_card_inputs import load_results
+    from interplay_hf.hub.card_inputs import load_results
 
     out = []
     for path in sorted(run_dir.iterdir()):
@@ -344,8 +344,8 @@ def _stage_items(
     license: str,
     revision_override: str | None = "__keep__",
 ) -> list[UploadItem]:
-    from interplay_hf.hub_card_inputs import load_results, read_recipe, recipe_comments, recipe_yaml_text
-    from interplay_hf.hub_cards import render_model_card
+    from interplay_hf.hub.card_inputs import load_results, read_recipe, recipe_comments, recipe_yaml_text
+    from interplay_hf.hub.cards import render_model_card
 
     revision = target.revision if revision_override == "__keep__" else revision_override
     stage_files(target.path, include_optimizer)  # fail early with the clear message
@@ -389,7 +389,7 @@ def plan_push(
     ``layout="subfolders"`` (default with ``subfolder``) mirrors the released repos on one revision:
     ``<subfolder>/base`` (pre-training), ``<subfolder>/midtrain/<stage>``, ``<subfolder>/rl/<stage>``.
     """
-    from interplay_hf.hub_card_inputs import read_recipe, stage_kind
+    from interplay_hf.hub.card_inputs import read_recipe, stage_kind
 
     path = Path(path)
     check_repo_id(repo_id)
@@ -444,7 +444,7 @@ def _hub_error(err: Exception, repo_id: str) -> ConfigError:
     from huggingface_hub import constants
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
-    from interplay_hf.hub_card_inputs import scrub
+    from interplay_hf.hub.card_inputs import scrub
 
     if isinstance(err, OfflineModeIsEnabled):
         return ConfigError(f"cannot push to {repo_id}: HF_HUB_OFFLINE=1 is set. Unset it to push, or use --dry-run to see the plan.")
@@ -570,7 +570,7 @@ def push_dataset(
     The card keeps the ``configs``/``dataset_info`` metadata that ``push_to_hub`` writes. Returns the
     rendered card text (also in dry-run).
     """
-    from interplay_hf.hub_cards import render_dataset_card
+    from interplay_hf.hub.cards import render_dataset_card
 
     dataset_dir = Path(dataset_dir)
     check_repo_id(repo_id)

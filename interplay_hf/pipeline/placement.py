@@ -44,10 +44,10 @@ def get_placement(name: str) -> Placement:
 def placed_plan(path: str | Path, runs_dir: str | Path, name: str, num_processes: int | None = None):
     """The pipeline's plan with its sft/grpo stages re-targeted to placement ``name``.
 
-    The stages keep their global batch on the new process count (:mod:`interplay_hf.pipeline_batch`); SFT
+    The stages keep their global batch on the new process count (:mod:`interplay_hf.pipeline.batch`); SFT
     hashes stay the same, a GRPO hash changes only with its process count (each rank samples its own stream).
     """
-    from interplay_hf.pipeline_plan import build_plan
+    from interplay_hf.pipeline.plan import build_plan
 
     placement = get_placement(name)
     processes = placement.default_processes if num_processes is None else num_processes

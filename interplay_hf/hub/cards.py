@@ -12,7 +12,7 @@ Templates are Jinja files packaged in ``interplay_hf/templates/`` (``model_card.
 The YAML header comes from ``ModelCardData`` / ``DatasetCardData`` so the Hub indexes it
 (``model-index`` holds the evaluation results).
 
-What the cards say is read from disk by ``hub_card_inputs.py``.
+What the cards say is read from disk by ``card_inputs.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from interplay_hf import __version__
 from interplay_hf.errors import ConfigError
-from interplay_hf.hub_card_inputs import (
+from interplay_hf.hub.card_inputs import (
     HUB_ID_RE,
     dataset_report_for,
     eval_results,

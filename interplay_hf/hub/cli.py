@@ -69,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from interplay_hf.hub_push import is_dataset_dir, push, push_dataset
+    from interplay_hf.hub.push import is_dataset_dir, push, push_dataset
 
     if is_dataset_dir(args.path):
         card = push_dataset(args.path, args.repo_id, revision=args.revision, private=args.private, dry_run=args.dry_run)
@@ -101,8 +101,8 @@ def run_push(args: argparse.Namespace) -> int:
 
 
 def run_card(args: argparse.Namespace) -> int:
-    from interplay_hf.hub_cards import DATASET_TEMPLATE, MODEL_TEMPLATE, render_dataset_card, render_model_card
-    from interplay_hf.hub_push import is_dataset_dir
+    from interplay_hf.hub.cards import DATASET_TEMPLATE, MODEL_TEMPLATE, render_dataset_card, render_model_card
+    from interplay_hf.hub.push import is_dataset_dir
 
     if is_dataset_dir(args.path):
         card = render_dataset_card(args.path, report=args.report, repo_id=args.repo_id, license=args.license, template=args.template or DATASET_TEMPLATE)
@@ -125,7 +125,7 @@ def run_card(args: argparse.Namespace) -> int:
 
 
 def run_released_list(args: argparse.Namespace) -> int:
-    from interplay_hf.released import format_catalogue, list_released
+    from interplay_hf.hub.catalogue import format_catalogue, list_released
 
     entries = list_released(args.repo, include_inferred=not args.confirmed_only)
     if args.json:
@@ -137,7 +137,7 @@ def run_released_list(args: argparse.Namespace) -> int:
 
 
 def run_released_show(args: argparse.Namespace) -> int:
-    from interplay_hf.released import resolve_released
+    from interplay_hf.hub.catalogue import resolve_released
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

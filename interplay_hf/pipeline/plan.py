@@ -7,7 +7,7 @@ is the pre-training stage's output folder, and makes that stage an input. This m
 checks the YAML (every mistake is a :class:`ConfigError` naming the field, raised before anything
 runs), expands ``matrix:`` fan-outs, applies the compute ``budget:``, orders the stages
 topologically and gives each one a hash of everything that determines its output.
-:mod:`interplay_hf.pipeline` decides which stages to skip and runs the rest.
+:mod:`interplay_hf.pipeline.run` decides which stages to skip and runs the rest.
 
 The schema is documented in ``PIPELINE_SCHEMA`` below (and in recipes/quickstart/README.md); it is
 the single source of truth for the keys, so unknown keys are rejected with the list of known ones.
@@ -27,8 +27,8 @@ from typing import Any
 
 from interplay_hf import __version__
 from interplay_hf.errors import ConfigError
-from interplay_hf.pipeline_batch import TRAIN_TYPES, accelerate_processes, check_process_count, plan_batch
-from interplay_hf.pipeline_smoke import budgeted_stages, smoke_pipeline, smoke_stage
+from interplay_hf.pipeline.batch import TRAIN_TYPES, accelerate_processes, check_process_count, plan_batch
+from interplay_hf.pipeline.smoke import budgeted_stages, smoke_pipeline, smoke_stage
 from interplay_hf.versions import major_minor
 from interplay_hf.yaml_io import load_yaml_mapping, merge_recipe, read_yaml, reject_unknown_keys
 
@@ -157,7 +157,7 @@ class PlannedStage:
     hash: str = ""
     hash_parts: dict[str, Any] = field(default_factory=dict)
     where: str = ""  # the YAML path of the stage, for error messages
-    placement: str | None = None  # set by pipeline_placement.apply_placement (not hashed)
+    placement: str | None = None  # set by placement.placed_plan (not hashed)
     processes: int | None = None  # processes the stage runs on (accelerate stages)
     batch_line: str = ""  # sft/grpo: "global batch: ...", the same for every process count
 
@@ -270,8 +270,8 @@ def build_plan(path: str | Path, runs_dir: str | Path = "runs", num_processes: i
     """Parse, validate and order a pipeline YAML; raise ConfigError before anything runs.
 
     ``num_processes`` runs the stages of ``process_types`` on that many processes; training stages keep
-    their global batch (:mod:`interplay_hf.pipeline_batch`). ``smoke`` plans the toy-scale CPU version of
-    every stage (:mod:`interplay_hf.pipeline_smoke`).
+    their global batch (:mod:`interplay_hf.pipeline.batch`). ``smoke`` plans the toy-scale CPU version of
+    every stage (:mod:`interplay_hf.pipeline.smoke`).
     """
     if num_processes is not None:
         check_process_count(num_processes)

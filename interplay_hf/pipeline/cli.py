@@ -22,7 +22,7 @@ def _split(text: str | None, flag: str = "--only") -> list[str] | None:
 
 def quickstart_recipe() -> Path:
     """recipes/quickstart/pipeline.yaml of this checkout (beside the package), else of the current folder."""
-    for base in (Path(__file__).resolve().parent.parent, Path.cwd()):
+    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
         if (base / QUICKSTART_RECIPE).is_file():
             return base / QUICKSTART_RECIPE
     raise ConfigError(
@@ -82,7 +82,7 @@ def register(subparsers) -> None:
 
 
 def _run_pipeline(args: argparse.Namespace) -> int:
-    from interplay_hf.pipeline import run_pipeline
+    from interplay_hf.pipeline.run import run_pipeline
 
     if args.from_stage is not None and not args.from_stage.strip():
         raise ConfigError("--from '': names no stage; give the stage to start from (see --dry-run) or drop --from")
@@ -92,6 +92,6 @@ def _run_pipeline(args: argparse.Namespace) -> int:
 
 
 def _run_quickstart(args: argparse.Namespace) -> int:
-    from interplay_hf.pipeline import run_pipeline
+    from interplay_hf.pipeline.run import run_pipeline
 
     return run_pipeline(quickstart_recipe(), runs_dir=args.runs_dir, force=args.force, dry_run=args.dry_run)

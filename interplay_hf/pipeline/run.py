@@ -31,8 +31,8 @@ from pathlib import Path
 from interplay_hf.atomic_io import write_text
 from interplay_hf.cli_guard import ERROR_FILE_ENV, debug_requested, quiet_launcher, read_child_error
 from interplay_hf.errors import ConfigError
-from interplay_hf.pipeline_placement import placed_plan
-from interplay_hf.pipeline_plan import Plan, PlannedStage, build_plan, check_stage_fields, write_merged_recipe
+from interplay_hf.pipeline.placement import placed_plan
+from interplay_hf.pipeline.plan import Plan, PlannedStage, build_plan, check_stage_fields, write_merged_recipe
 from interplay_hf.redact import redact, redact_argv, redact_env, scrub
 
 DONE_FILE = ".done"
@@ -444,7 +444,7 @@ def run_pipeline(path: str | Path, runs_dir: str | Path = "runs", only: list[str
                  num_processes: int | None = None, smoke: bool = False) -> int:
     """Plan (always validated first), then either print the plan or run it and print a summary.
 
-    ``placement`` (e.g. ``"gpu"``) re-targets the training stages; see :mod:`interplay_hf.pipeline_placement`.
+    ``placement`` (e.g. ``"gpu"``) re-targets the training stages; see :mod:`interplay_hf.pipeline.placement`.
     """
     if placement is not None:
         if smoke:
