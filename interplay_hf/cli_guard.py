@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -159,12 +161,90 @@ def read_child_error(path: str | Path) -> tuple[str, int] | None:
         return None
 
 
-def _wait_passing_signals(cmd: list[str], env: dict[str, str], grace_s: float = 60.0) -> int:
+_ELASTIC_LOG = re.compile(rb"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S*torch/distributed/elastic/")
+_RULE = re.compile(rb"^={20,}\s*$")
+
+
+class LauncherNoiseFilter:
+    """Drops what torch-elastic adds when a child fails: its log lines (``E1204 ... torch/distributed/elastic/...``)
+    and the ChildFailedError summary that ``accelerate launch --quiet`` still prints (a ``====`` rule, then
+    ``<module> FAILED``, ..., a closing rule). Everything else passes through as it arrives, progress bars included:
+    only a partial line that may start such noise waits for its newline."""
+
+    def __init__(self) -> None:
+        self._partial = b""
+        self._rule: bytes | None = None  # a rule line held until the next line says whether a block starts
+        self._in_block = False
+
+    def feed(self, data: bytes) -> bytes:
+        self._partial += data
+        out = []
+        while b"\n" in self._partial:
+            line, self._partial = self._partial.split(b"\n", 1)
+            out.append(self._line(line + b"\n"))
+        if self._partial and self._rule is None and not self._in_block and not self._may_start_noise(self._partial):
+            out.append(self._partial)
+            self._partial = b""
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        rest = (self._rule or b"") + self._partial
+        self._rule, self._partial = None, b""
+        return b"" if self._in_block else rest
+
+    @staticmethod
+    def _may_start_noise(partial: bytes) -> bool:
+        return partial.startswith(b"=") or re.match(rb"^[IWEF]\d{0,4}(?:$| )", partial[:6]) is not None
+
+    def _line(self, line: bytes) -> bytes:
+        if self._in_block:
+            self._in_block = not _RULE.match(line)
+            return b""
+        if self._rule is not None:
+            held, self._rule = self._rule, None
+            if line.rstrip().endswith(b" FAILED"):
+                self._in_block = True
+                return b""
+            return held + self._line(line)
+        if _RULE.match(line):
+            self._rule = line
+            return b""
+        return b"" if _ELASTIC_LOG.match(line) else line
+
+
+def _pump(source, filt: LauncherNoiseFilter) -> None:
+    """Copy the launcher's stderr to ours through ``filt`` as it arrives."""
+    sink = getattr(sys.stderr, "buffer", None)
+
+    def write(data: bytes) -> None:
+        if not data:
+            return
+        if sink is not None:
+            sink.write(data)
+        else:
+            sys.stderr.write(data.decode(errors="replace"))
+        sys.stderr.flush()
+
+    while chunk := os.read(source.fileno(), 65536):
+        write(filt.feed(chunk))
+    write(filt.flush())
+
+
+def _wait_passing_signals(cmd: list[str], env: dict[str, str], grace_s: float = 60.0,
+                          filter_launcher_noise: bool = False) -> int:
     """Run ``cmd``; on SIGTERM pass it on and give the child time to stop cleanly (a checkpoint, a staging
-    folder) instead of killing it. Ctrl-C reaches the child through the terminal already."""
-    proc = subprocess.Popen(cmd, env=env)
+    folder) instead of killing it. Ctrl-C reaches the child through the terminal already. With
+    ``filter_launcher_noise`` its stderr goes through :class:`LauncherNoiseFilter`."""
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE if filter_launcher_noise else None)
+    pump = None
+    if filter_launcher_noise:
+        pump = threading.Thread(target=_pump, args=(proc.stderr, LauncherNoiseFilter()), daemon=True)
+        pump.start()
     try:
-        return proc.wait()
+        returncode = proc.wait()
+        if pump is not None:
+            pump.join()
+        return returncode
     except KeyboardInterrupt as err:
         if getattr(err, "signum", signal.SIGINT) != signal.SIGINT:
             proc.send_signal(err.signum)
@@ -181,14 +261,16 @@ def run_launched(cmd: Sequence[str], env: dict[str, str], debug: bool = False) -
 
     The child reports a user error through :data:`ERROR_FILE_ENV` instead of printing it; we print that
     one line once (not once per rank) and exit with the child's status, and pass ``--quiet`` so accelerate
-    adds no traceback of its own. With ``debug`` everything is shown as it happens.
+    adds no traceback of its own; torch-elastic's failure summary is filtered out of the launcher's stderr.
+    With ``debug`` everything is shown as it happens, unfiltered.
     """
     if debug:
         return _wait_passing_signals(list(cmd), {**env, DEBUG_ENV: "1"})
     fd, error_file = tempfile.mkstemp(prefix="interplay-error-", suffix=".json")
     os.close(fd)
     try:
-        returncode = _wait_passing_signals(quiet_launcher(cmd), {**env, ERROR_FILE_ENV: error_file})
+        returncode = _wait_passing_signals(quiet_launcher(cmd), {**env, ERROR_FILE_ENV: error_file},
+                                           filter_launcher_noise=True)
         child = read_child_error(error_file) if returncode else None
     finally:
         os.unlink(error_file)

@@ -289,3 +289,56 @@ def test_tokens_are_redacted_from_every_source(monkeypatch):
     assert redact_env({"HF_TOKEN": "x" * 10, "WANDB_API_KEY": "k" * 10, "OMP_NUM_THREADS": "1"}) == {
         "HF_TOKEN": REDACTED, "WANDB_API_KEY": REDACTED, "OMP_NUM_THREADS": "1"}
     assert scrub(f"failed with {TOKEN} and s3cr3t-value-123") == f"failed with {REDACTED} and {REDACTED}"
+
+
+ELASTIC_FAILURE = b"""W1204 13:08:13.506000 24374 torch/distributed/elastic/multiprocessing/api.py:1028] Sending process 24379 closing signal SIGTERM
+E1204 13:08:13.624000 24374 torch/distributed/elastic/multiprocessing/api.py:1002] failed (exitcode: 2) local_rank: 1 (pid: 24380) of binary: python3
+============================================================
+interplay_hf.train.grpo FAILED
+------------------------------------------------------------
+Failures:
+[1]:
+  time      : 2026-12-04_13:08:13
+  exitcode  : -15 (pid: 24379)  (SIGTERM)
+------------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  exitcode  : 2 (pid: 24380)
+  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html
+============================================================
+"""
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 4096])
+def test_launcher_noise_filter_drops_the_elastic_block_and_keeps_the_rest(chunk):
+    from interplay_hf.cli_guard import LauncherNoiseFilter
+
+    kept = b"step 1 loss 2.0\n\rTraining:  50%|#####     | 5/10\n" + b"=" * 30 + b"\na table rule, not a failure\n"
+    stream = kept + ELASTIC_FAILURE + b"Warning: the last line\n"
+    filt = LauncherNoiseFilter()
+    out = b"".join(filt.feed(stream[i:i + chunk]) for i in range(0, len(stream), chunk)) + filt.flush()
+    assert out == kept + b"Warning: the last line\n"
+    progress = LauncherNoiseFilter().feed(b"\rTraining:  60%|######")
+    assert progress == b"\rTraining:  60%|######"  # a progress bar is not held back until a newline
+
+
+@pytest.mark.slow
+def test_a_child_failing_after_launch_prints_one_line_without_the_launcher_block(tmp_path, tiny_model_dir,
+                                                                                 prompts_without_gold):
+    """Two ranks, a tokenizer.json that only the loading child finds corrupt: one line, the child's status."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    (model / "tokenizer.json").write_text("{not json")
+    grpo = tmp_path / "grpo.yaml"
+    grpo.write_text(json.dumps({"model_name_or_path": str(model), "dataset_path": str(prompts_without_gold),
+                                "output_dir": str(tmp_path / "out"), "reward_funcs": ["format"],
+                                "num_generations": 2, "per_device_train_batch_size": 2, "max_train_samples": 2,
+                                "use_cpu": True, "report_to": "none"}))
+    result = cli("train", "grpo", "--config", str(grpo), "--num-processes", "2", cwd=tmp_path, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stdout + result.stderr, result.stderr[-2000:]
+    assert "FAILED" not in result.stderr and "Root Cause" not in result.stderr and "elastic" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("interplay-hf train grpo: error:") and "not valid JSON" in lines[-1]
+    assert sum("error:" in line for line in lines) == 1  # once, not once per rank
