@@ -27,7 +27,7 @@ BASE_MODULES = {"interplay_hf", "interplay_hf.errors", "interplay_hf.atomic_io",
 ALLOWED_UPWARD = {
     # A plan checks the args of its `interplay-hf ...` stages against that command's parser, so a misspelt flag
     # fails at plan time rather than hours later; to go when the pipeline takes the flags from its caller.
-    ("interplay_hf.pipeline.plan", "interplay_hf.cli"),
+    ("interplay_hf.pipeline.flag_check", "interplay_hf.cli"),
 }
 
 

@@ -7,15 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from interplay_hf.pipeline.plan import (
-    BUDGET_KEYS,
-    STAGE_KEYS,
-    STAGE_TYPES,
-    TOP_LEVEL_KEYS,
-    build_plan,
-    merge_recipe,
-)
+from interplay_hf.pipeline.plan import build_plan
 from interplay_hf.pipeline.run import run_pipeline
+from interplay_hf.pipeline.schema import BUDGET_KEYS, STAGE_KEYS, STAGE_TYPES, TOP_LEVEL_KEYS
+from interplay_hf.yaml_io import merge_recipe
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPES = REPO / "recipes"

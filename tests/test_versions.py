@@ -7,7 +7,7 @@ from importlib.metadata import version
 
 import pytest
 
-import interplay_hf.pipeline.plan as pipeline_plan
+import interplay_hf.pipeline.hashing as hashing
 from interplay_hf import __version__
 from interplay_hf.pipeline.plan import build_plan
 from interplay_hf.versions import RECORDED_PACKAGES, library_versions, major_minor, versions_comment
@@ -51,6 +51,6 @@ def _hashes(tmp_path) -> dict[str, str]:
 def test_a_trl_upgrade_reruns_training_stages_only(tmp_path, monkeypatch):
     before = _hashes(tmp_path)
     assert build_plan(tmp_path / "pipeline.yaml", tmp_path / "runs").stage("pretrain").hash_parts["trl"] == major_minor("trl")
-    monkeypatch.setattr(pipeline_plan, "major_minor", lambda package: "99.0")
+    monkeypatch.setattr(hashing, "major_minor", lambda package: "99.0")
     after = _hashes(tmp_path)
     assert after["data"] == before["data"] and after["pretrain"] != before["pretrain"]

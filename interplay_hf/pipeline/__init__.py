@@ -1,11 +1,16 @@
 """Multi-stage pipelines: a recipe YAML becomes a validated, hashed plan of stage commands, run resumably.
 
-- ``plan.py``: parse and check a pipeline YAML, expand matrices, apply the budget, order and hash the stages;
+- ``schema.py``: every key a pipeline YAML may use, the stage types, the ``PlannedStage`` / ``Plan`` dataclasses;
+- ``plan.py``: parse and check a pipeline YAML, expand matrices, wire ``${refs}`` into inputs, order the stages;
+- ``budget.py``: a fixed number of training samples split between stages (``budget:``);
+- ``commands.py``: a stage's command line (``${refs}`` resolved, flags rendered) and its merged recipe;
+- ``hashing.py``: a stage's hash of everything that determines its output;
+- ``flag_check.py``: stage args checked against the flags of the command they go to;
 - ``batch.py``: a training stage keeps its recipe's global batch on any process count;
 - ``smoke.py``: the toy-scale CPU version of every stage (``--smoke``);
 - ``placement.py``: training stages re-targeted to other hardware (``--placement gpu``) without new hashes;
 - ``run.py``: skip finished stages, resume crashed ones, run the rest as subprocesses;
 - ``cli.py``: the ``pipeline`` and ``quickstart`` sub-commands.
 
-Kept empty of imports so that ``interplay-hf --help`` (which loads ``cli.py``) stays fast.
+Kept free of imports so that ``interplay-hf --help`` (which loads ``cli.py``) stays fast.
 """

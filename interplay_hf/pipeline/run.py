@@ -31,8 +31,11 @@ from pathlib import Path
 from interplay_hf.atomic_io import write_text
 from interplay_hf.cli_guard import ERROR_FILE_ENV, debug_requested, quiet_launcher, read_child_error
 from interplay_hf.errors import ConfigError
+from interplay_hf.pipeline.commands import write_merged_recipe
+from interplay_hf.pipeline.flag_check import check_stage_fields
 from interplay_hf.pipeline.placement import placed_plan
-from interplay_hf.pipeline.plan import Plan, PlannedStage, build_plan, check_stage_fields, write_merged_recipe
+from interplay_hf.pipeline.plan import build_plan
+from interplay_hf.pipeline.schema import Plan, PlannedStage
 from interplay_hf.redact import redact, redact_argv, redact_env, scrub
 
 DONE_FILE = ".done"
