@@ -8,7 +8,8 @@ set -euo pipefail
 run=${1:-runs/mini}
 out=recipes/mini/results
 declare -A evals=([base]=eval_base [rl_id]=eval_rl.id [rl_edge]=eval_rl.edge [rl_edge_mixed]=eval_rl.edge_mixed
-                  [rl_edge_strict]=eval_rl.edge_strict [rl_id_strict]=eval_rl.id_strict [mid_rl]=eval_mid
+                  [rl_edge_strict]=eval_rl.edge_strict [rl_id_strict]=eval_rl.id_strict [rl_edge_long]=eval_rl.edge_long
+                  [mid_rl]=eval_mid
                   [ctx_b0]=eval_ctx.b0 [ctx_b10]=eval_ctx.b10)
 for name in "${!evals[@]}"; do
   mkdir -p "$out/$name"
@@ -16,7 +17,7 @@ for name in "${!evals[@]}"; do
 done
 interplay-hf compute "$run/rl.edge" --output "$out/rl_edge/compute.json"
 interplay-hf compute "$run/mid" "$run/rl_mid" --output "$out/mid_rl/compute.json"
-runs=(base rl_id rl_edge rl_edge_mixed rl_edge_strict rl_id_strict mid_rl)
+runs=(base rl_id rl_edge rl_edge_mixed rl_edge_strict rl_id_strict rl_edge_long mid_rl)
 labels=$(IFS=,; echo "${runs[*]}")
 interplay-hf report "${runs[@]/#/$out/}" --labels "$labels" --output-dir "$out/report" --paired
 interplay-hf report "$out"/{ctx_b0,ctx_b10} --labels ctx_b0,ctx_b10 --output-dir "$out/report_context" --paired
