@@ -360,3 +360,27 @@ def test_load_released_offline_without_cache_is_a_config_error(monkeypatch, tmp_
         load_released(ops=[30])
     with pytest.raises(ConfigError, match="data_dir"):
         load_released(data_dir=tmp_path / "missing")
+
+
+def test_token_shares_give_each_op_its_share_of_tokens_not_of_rows(tmp_path):
+    """``shares: tokens`` reads weights as the official op_prob does: equal weights, equal tokens per op."""
+    split = {"size": 600, "ops": {2: 0.5, 12: 0.5}, "contexts": "zoo", "columns": "pretrain"}
+    rows_dd = build_datasets({"name": "r", "splits": {"train": split}}, tmp_path / "rows", verbose=False)
+    tokens_dd = build_datasets({"name": "t", "splits": {"train": {**split, "shares": "tokens"}}}, tmp_path / "tok",
+                               verbose=False)
+
+    def share_of_op2(ds, by_tokens: bool) -> float:
+        weight = [len(t) if by_tokens else 1 for t in ds["text"]]
+        return sum(w for w, op in zip(weight, ds["op"]) if op == 2) / sum(weight)
+
+    assert abs(share_of_op2(rows_dd["train"], by_tokens=False) - 0.5) < 0.06  # rows: half the documents
+    assert share_of_op2(rows_dd["train"], by_tokens=True) < 0.4  # ... but clearly fewer than half the tokens
+    assert abs(share_of_op2(tokens_dd["train"], by_tokens=True) - 0.5) < 0.06  # tokens: half the tokens
+    report = json.loads((tmp_path / "tok" / "build_report.json").read_text())
+    op_rows = report["token_share_row_mixture"]["train"][0]["ops"]
+    assert op_rows["2"] > 0.6 and report["mixture"]["train"][0]["ops"] == {"2": 0.5, "12": 0.5}
+    again = build_datasets({"name": "t", "splits": {"train": {**split, "shares": "tokens"}}}, tmp_path / "tok2",
+                           verbose=False)
+    assert again["train"].to_list() == tokens_dd["train"].to_list()  # the pilot is seeded: deterministic
+    with pytest.raises(ConfigError, match="shares"):
+        recipe_from_dict({"name": "x", "splits": {"train": {**split, "shares": "bytes"}}})

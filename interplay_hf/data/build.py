@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from random import Random
 
@@ -33,6 +33,7 @@ from interplay_hf.data.generator import generate_problem, problem_key, stable_se
 from interplay_hf.data.recipe import DataRecipe, SplitSpec, load_data_recipe, recipe_from_dict
 from interplay_hf.data.saved import REPORT_FILE, load_built
 from interplay_hf.data.text import make_prompt
+from interplay_hf.data.token_shares import row_share_mixture
 from interplay_hf.errors import ConfigError
 
 BLOCK = 1000  # rows per generation task == Arrow writer batch (keeps record batches aligned)
@@ -188,6 +189,10 @@ def build_datasets(
     import datasets
     from datasets import Dataset, DatasetDict
 
+    token_splits = {sp.name for sp in recipe.splits if sp.shares == "tokens"}
+    row_recipe = replace(recipe, splits=tuple(
+        replace(sp, mixture=row_share_mixture(recipe, sp), shares="rows") if sp.name in token_splits else sp
+        for sp in recipe.splits))
     tmp_root = Path(tempfile.mkdtemp(prefix=f".tmp-{recipe.name}-", dir=target.parent if target else None))
     started = time.time()
     report: dict = {
@@ -206,10 +211,13 @@ def build_datasets(
         "dedup_within_splits": recipe.dedup_within_splits,
         "splits": {},
     }
+    if token_splits:  # the row weights that give the recipe's token shares (data/token_shares.py)
+        report["token_share_row_mixture"] = {sp.name: [_component_summary(c) for c in sp.mixture]
+                                             for sp in row_recipe.splits if sp.name in token_splits}
     try:
         built: dict[str, Dataset] = {}
         seen: dict[str, set[str]] = {}  # problem keys of earlier splits (all shards), in cells later splits share
-        for pos, split in enumerate(recipe.splits):
+        for pos, split in enumerate(row_recipe.splits):
             t0 = time.time()
             n_rows, tokens_per_row = estimate_rows(recipe, split)
             cols = tuple(dict.fromkeys(split.columns + _ALWAYS))
@@ -219,7 +227,7 @@ def build_datasets(
                               __version__)
             ds = _run_generator(_generate, blocks, plan, row_features(cols + (_HASH,)), tmp_root, num_proc, fp)
             ds.info.splits = None  # builder bookkeeping (per-process shard lengths) would differ with num_proc
-            shared = cells(split) & set().union(*(cells(later) for later in recipe.splits[pos + 1:]))
+            shared = cells(split) & set().union(*(cells(later) for later in row_recipe.splits[pos + 1:]))
             within = None
             if recipe.dedup_within_splits and not split.is_eval:
                 earlier = [b for k in range(shard_index) for b in _blocks(n_rows, num_shards, k)]

@@ -65,6 +65,7 @@ class SplitSpec:
     columns: tuple[str, ...]
     is_eval: bool = False
     seed: int | None = None  # overrides the recipe seed for this split (eval sets shared across recipes)
+    shares: str = "rows"  # what mixture weights share out: "rows" (documents) or "tokens" (the official op_prob)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ _TOP_KEYS = {
     "name", "seed", "output_dir", "num_proc", "generator", "splits", "eval", "dedup_against", "dedup_within_splits",
     "hub", "description", "prompt_format", "system_prompt",
 }
-_SPLIT_KEYS = {"size", "ops", "contexts", "modes", "mixture", "columns", "seed"}
+_SPLIT_KEYS = {"size", "ops", "contexts", "modes", "mixture", "columns", "seed", "shares"}
+SHARES = ("rows", "tokens")
 _COMPONENT_KEYS = {"weight", "ops", "contexts", "modes"}
 _EVAL_KEYS = {"ops", "contexts", "modes", "size", "columns", "prefix", "seed"}
 _SIZE_KEYS = {"examples", "tokens", "chars_per_token", "tokenizer", "pilot"}
@@ -211,8 +213,12 @@ def _split(name: str, spec: Any) -> SplitSpec:
     else:
         comps = [_component({"weight": 1.0}, defaults, where)]
     seed = _int(spec["seed"], f"{where}.seed") if "seed" in spec else None
+    shares = spec.get("shares", "rows")
+    if shares not in SHARES:
+        raise ConfigError(f"{where}.shares: {shares!r}; write rows (weights share out documents) or tokens "
+                          "(weights share out tokens, as the official op_prob)")
     return SplitSpec(name, size, tuple(comps), parse_columns(spec.get("columns", "full"), f"{where}.columns"),
-                     seed=seed)
+                     seed=seed, shares=shares)
 
 
 def _component(raw: Any, defaults: dict, where: str) -> Component:
