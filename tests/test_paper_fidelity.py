@@ -87,7 +87,7 @@ def test_a_sample_budget_measures_the_mean_document_length(tiny_tokenizer):
     """Mid-training counts documents (max_train_samples); the mean length of a `text` column must be measurable."""
     from datasets import Dataset
 
-    from interplay_hf.train.sft import mean_document_tokens
+    from interplay_hf.train.common import mean_document_tokens
 
     texts = ["<question> a </question> <solution> b </solution>", "<question> c </question>"]
     mean = mean_document_tokens(Dataset.from_dict({"text": texts}), tiny_tokenizer, "text")

@@ -331,7 +331,7 @@ def test_document_masked_packs_give_each_document_its_own_logits(tiny_tokenizer,
 
 def test_pretraining_texts_yield_prompts_and_gold_solutions_for_strict_accuracy(official_rows):
     from interplay_hf.data.text import make_prompt, make_text
-    from interplay_hf.train.common import split_model_text
+    from interplay_hf.train.callbacks import split_model_text
     from interplay_hf.verify import verify
 
     row = official_rows[10]
@@ -348,7 +348,7 @@ def test_heldout_documents_render_chat_rows_through_the_chat_template(tiny_token
 
     from datasets import Dataset
 
-    from interplay_hf.train.common import heldout_texts
+    from interplay_hf.train.callbacks import heldout_texts
 
     chat = copy.deepcopy(tiny_tokenizer)
     chat.chat_template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import sys
 from pathlib import Path
 
@@ -88,110 +87,6 @@ def load_stage_dataset(script_args):
     return dataset
 
 
-def split_heldout(dataset, script_args, seed: int):
-    """(train split, held-out split or None) following ``heldout_split`` (see StageArguments)."""
-    train = dataset[script_args.dataset_train_split]
-    choice = script_args.heldout_split
-    if choice is None or script_args.heldout_size == 0:
-        return train, None
-    if choice != "auto":
-        if choice not in dataset:
-            raise ConfigError(f"heldout_split: {script_args.dataset_path} has no split {choice!r} (splits: {sorted(dataset)}).")
-        heldout = dataset[choice]
-    else:
-        names = [n for n in ("validation", "test") if n in dataset and n != script_args.dataset_train_split]
-        if names:
-            heldout = dataset[names[0]]
-        elif len(train) >= 4 * script_args.heldout_size:
-            # Set aside documents at random but keep the training order (it matters for wrapped packing).
-            held = set(random.Random(seed).sample(range(len(train)), script_args.heldout_size))
-            heldout = train.select(sorted(held))
-            train = train.select([i for i in range(len(train)) if i not in held])
-        else:
-            logger.warning("No held-out split and too few training rows to set %d aside: held-out eval off.", script_args.heldout_size)
-            return train, None
-    return train, heldout.select(range(min(script_args.heldout_size, len(heldout))))
-
-
-def heldout_texts(heldout, text_field: str, prompt_column: str, tokenizer) -> list[str]:
-    """Held-out documents as trained on: the text column (or prompt + completion) plus EOS.
-
-    Conversational rows (chat data for instruct models) are rendered through the chat template."""
-    if text_field in heldout.column_names:
-        texts = heldout[text_field]
-    elif prompt_column in heldout.column_names and "completion" in heldout.column_names:
-        texts = [
-            p + c if isinstance(p, str) else tokenizer.apply_chat_template(p + c, tokenize=False)
-            for p, c in zip(heldout[prompt_column], heldout["completion"])
-        ]
-    else:
-        return []
-    eos = tokenizer.eos_token
-    return [t if t.endswith(eos) else t + eos for t in texts]
-
-
-def heldout_sample_rows(heldout, prompt_column: str, n: int, text_field: str = "text") -> list[dict]:
-    """Up to ``n`` held-out rows with what the verifier needs (prompt, solution, answer, gold_graph).
-
-    Pre-training sets carry only ``text``; the prompt and the gold solution are then cut out of it
-    (docs/data-format.md §5: prompt = text up to ``<solution>``; steps up to ``</solution>``; answer in the tags).
-    """
-    if n == 0 or heldout is None:
-        return []
-    heldout = heldout.select(range(min(n, len(heldout))))
-    columns = heldout.column_names
-    if prompt_column in columns and "solution" in columns:
-        keep = [c for c in (prompt_column, "solution", "answer", "gold_graph") if c in columns]
-        return [{**r, "prompt": r[prompt_column]} for r in heldout.select_columns(keep).to_list()]
-    if text_field in columns:
-        return [row for row in map(split_model_text, heldout[text_field]) if row is not None]
-    return []
-
-
-def split_model_text(text: str) -> dict | None:
-    """``{prompt, solution, answer}`` of a model text (docs/data-format.md §5), or None if it is not one."""
-    head, sep, rest = text.partition("<solution>")
-    body, sep2, tail = rest.partition("</solution>")
-    if not (sep and sep2 and "<answer>" in tail):
-        return None
-    answer = tail.split("<answer>", 1)[1].split("</answer>", 1)[0].strip()
-    return {"prompt": head + sep, "solution": f"{body.strip()} Answer: {answer}.", "answer": answer}
-
-
-def add_heldout_eval(
-    trainer, heldout, train_split, script_args, tokenizer, text_field: str = "text", chat_prompts: bool = False
-) -> None:
-    """Attach the held-out per-document CE (and optional strict accuracy) callback to ``trainer``.
-
-    As many training documents as held-out ones are scored the same way (``train_doc_ce``).
-    ``chat_prompts``: sample with plain-text prompts wrapped into a user message, as GRPO trains them.
-    """
-    from interplay_hf.tokenizer import stop_token_ids
-    from interplay_hf.train.callbacks import HeldoutEvalCallback
-
-    if heldout is None:
-        return
-    prompt_column = script_args.dataset_prompt_column
-    texts = heldout_texts(heldout, text_field, prompt_column, tokenizer)
-    sample = train_split.select(range(min(len(texts), len(train_split))))
-    train_texts = heldout_texts(sample, text_field, prompt_column, tokenizer)
-    rows = heldout_sample_rows(heldout, prompt_column, script_args.heldout_sample_prompts, text_field)
-    if chat_prompts:
-        rows = [{**r, "prompt": [{"role": "user", "content": r["prompt"]}]} if isinstance(r["prompt"], str) else r for r in rows]
-    trainer.add_callback(
-        HeldoutEvalCallback(
-            trainer,
-            texts=texts,
-            train_texts=train_texts,
-            sample_rows=rows,
-            every=script_args.heldout_steps,
-            batch_size=script_args.heldout_batch_size,
-            max_new_tokens=script_args.heldout_max_new_tokens,
-            stop_ids=stop_token_ids(tokenizer),
-        )
-    )
-
-
 def load_tokenizer(script_args, model_args, training_args):
     """The stage tokenizer: ``tokenizer_name_or_path``, else the model's own (same subfolder/revision)."""
     from transformers import AutoTokenizer
@@ -241,12 +136,45 @@ def load_model(script_args, model_args, training_args, tokenizer):
     stops = stop_token_ids(tokenizer)
     existing = model.generation_config.eos_token_id
     existing = [existing] if isinstance(existing, int) else list(existing or [])
-    if getattr(script_args, "stop_at_answer_close", True):
+    if script_args.stop_at_answer_close:
         model.generation_config.eos_token_id = list(dict.fromkeys([*stops, *existing]))
     else:  # rollouts end at EOS only, also for a checkpoint whose saved generation config stops at </answer>
         model.generation_config.eos_token_id = [t for t in dict.fromkeys([*stops[:1], *existing])
                                                 if t == tokenizer.eos_token_id or t not in stops]
     return model
+
+
+def mean_document_tokens(train_dataset, tokenizer, text_field: str, limit: int = 2000) -> float:
+    """Mean tokenized length (EOS included) of the first ``limit`` training documents."""
+    sample = train_dataset.select(range(min(limit, len(train_dataset))))
+    if "prompt" in sample.column_names and text_field not in sample.column_names:
+        texts = [p + c for p, c in zip(sample["prompt"], sample["completion"])]
+    else:
+        texts = list(sample[text_field])  # datasets 4 returns a lazy Column, which tokenizers reject
+    lengths = [len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    return sum(lengths) / max(len(lengths), 1)
+
+
+def apply_budget(stage: str, script_args, training_args, train_dataset=None, tokenizer=None) -> str | None:
+    """Turn the recipe's budget into ``max_steps`` (SFT: ``max_train_tokens`` or documents; GRPO: prompts) and
+    return the arithmetic, which goes into the log and ``recipe.yaml``."""
+    from interplay_hf.train.budgets import grpo_steps, sft_steps
+
+    shape = {"max_train_samples": script_args.max_train_samples, "per_device": training_args.per_device_train_batch_size,
+             "world_size": world_size(training_args), "grad_accum": training_args.gradient_accumulation_steps}
+    if stage == "grpo":
+        result = grpo_steps(**shape, num_generations=training_args.num_generations,
+                            num_iterations=training_args.num_iterations)
+    else:
+        result = sft_steps(**shape, max_train_tokens=script_args.max_train_tokens, max_length=training_args.max_length,
+                           packing=training_args.packing,
+                           mean_doc_tokens=lambda: mean_document_tokens(train_dataset, tokenizer,
+                                                                        training_args.dataset_text_field))
+    if result is None:
+        return None
+    training_args.max_steps, note = result
+    logger.info("Budget: %s", note)
+    return note
 
 
 def skip_trl_model_card(trainer) -> None:

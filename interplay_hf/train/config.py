@@ -125,6 +125,11 @@ class StageArguments:
     )
     heldout_max_new_tokens: int = field(default=512, metadata={"help": "Token limit of held-out greedy samples."})
     heldout_batch_size: int = field(default=16, metadata={"help": "Batch size of the held-out evaluation."})
+    stop_at_answer_close: bool = field(
+        default=True,
+        metadata={"help": "Stop generation (GRPO rollouts, held-out samples, the saved generation config) at "
+                          "`</answer>` when it is one token, as the official sampling does; false: at EOS only."},
+    )
     # Filled by parse_stage_args: the keys the recipe and command line set (for the saved recipe.yaml).
     recipe_keys: list = field(default_factory=list, init=False, repr=False)
 
@@ -168,10 +173,6 @@ class GRPOStageArguments(StageArguments):
             "message for chat models; `auto`: conversational iff the tokenizer has a chat template.",
             "choices": ["auto", "plain", "conversational"],
         },
-    )
-    stop_at_answer_close: bool = field(
-        default=True,
-        metadata={"help": "Stop generation at `</answer>` (as the official sampling does) when it is one token."},
     )
 
     def __post_init__(self):

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import sys
 
+from interplay_hf.train.callbacks import add_heldout_eval, split_heldout
 from interplay_hf.train.common import (
-    add_heldout_eval,
+    apply_budget,
     finish,
     last_checkpoint,
     load_model,
     load_stage_dataset,
     load_tokenizer,
-    logger,
     setup_logging,
     skip_trl_model_card,
-    split_heldout,
     stage_cli,
-    world_size,
 )
 
 # Columns the rewards and logs may use; the rest (text, completion, ...) stays out of the rollout batches.
@@ -47,7 +45,7 @@ def main(script_args, training_args, model_args) -> None:
     tokenizer = load_tokenizer(script_args, model_args, training_args)
     train_dataset = prompt_dataset(train_split, script_args, tokenizer)
     check_reward_columns(script_args.reward_funcs, train_dataset.column_names, script_args.dataset_path)
-    budget_note = apply_budget(script_args, training_args)
+    budget_note = apply_budget("grpo", script_args, training_args)
 
     model = load_model(script_args, model_args, training_args, tokenizer)
     reward_funcs = get_reward_funcs(script_args.reward_funcs, script_args.reward_kwargs)
@@ -99,25 +97,6 @@ def chat_prompts(script_args, tokenizer) -> bool:
     if script_args.prompt_format == "auto":
         return bool(getattr(tokenizer, "chat_template", None))
     return script_args.prompt_format == "conversational"
-
-
-def apply_budget(script_args, training_args) -> str | None:
-    """Turn ``max_train_samples`` (prompts) into ``max_steps``; returns the arithmetic."""
-    from interplay_hf.train.budgets import grpo_steps
-
-    result = grpo_steps(
-        max_train_samples=script_args.max_train_samples,
-        per_device=training_args.per_device_train_batch_size,
-        world_size=world_size(training_args),
-        grad_accum=training_args.gradient_accumulation_steps,
-        num_generations=training_args.num_generations,
-        num_iterations=training_args.num_iterations,
-    )
-    if result is None:
-        return None
-    training_args.max_steps, note = result
-    logger.info("Budget: %s", note)
-    return note
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import sys
 
+from interplay_hf.train.callbacks import add_heldout_eval, split_heldout
 from interplay_hf.train.common import (
-    add_heldout_eval,
+    apply_budget,
     finish,
     last_checkpoint,
     load_model,
     load_stage_dataset,
     load_tokenizer,
-    logger,
     setup_logging,
     skip_trl_model_card,
-    split_heldout,
     stage_cli,
-    world_size,
 )
 
 
@@ -41,7 +39,7 @@ def main(script_args, training_args, model_args) -> None:
     train_dataset = select_training_columns(train_split, script_args, training_args)
 
     tokenizer = load_tokenizer(script_args, model_args, training_args)
-    budget_note = apply_budget(script_args, training_args, train_dataset, tokenizer)
+    budget_note = apply_budget("sft", script_args, training_args, train_dataset, tokenizer)
     if training_args.packing and training_args.packing_strategy == "bfd" and script_args.packing_document_mask:
         from interplay_hf.train.packing import pack_whole_documents
 
@@ -98,38 +96,6 @@ def document_mask_collator(script_args, tokenizer):
     if not script_args.packing_document_mask:
         return None
     return DocumentMaskCollator(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-
-
-def mean_document_tokens(train_dataset, tokenizer, text_field: str, limit: int = 2000) -> float:
-    """Mean tokenized length (EOS included) of the first ``limit`` training documents."""
-    sample = train_dataset.select(range(min(limit, len(train_dataset))))
-    if "prompt" in sample.column_names and text_field not in sample.column_names:
-        texts = [p + c for p, c in zip(sample["prompt"], sample["completion"])]
-    else:
-        texts = list(sample[text_field])  # datasets 4 returns a lazy Column, which tokenizers reject
-    lengths = [len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    return sum(lengths) / max(len(lengths), 1)
-
-
-def apply_budget(script_args, training_args, train_dataset, tokenizer) -> str | None:
-    """Turn ``max_train_tokens`` / ``max_train_samples`` into ``max_steps``; returns the arithmetic."""
-    from interplay_hf.train.budgets import sft_steps
-
-    result = sft_steps(
-        max_train_tokens=script_args.max_train_tokens,
-        max_train_samples=script_args.max_train_samples,
-        per_device=training_args.per_device_train_batch_size,
-        world_size=world_size(training_args),
-        grad_accum=training_args.gradient_accumulation_steps,
-        max_length=training_args.max_length,
-        packing=training_args.packing,
-        mean_doc_tokens=lambda: mean_document_tokens(train_dataset, tokenizer, training_args.dataset_text_field),
-    )
-    if result is None:
-        return None
-    training_args.max_steps, note = result
-    logger.info("Budget: %s", note)
-    return note
 
 
 def cli(argv: list[str] | None = None) -> int:
