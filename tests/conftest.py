@@ -78,3 +78,62 @@ def tiny_model_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     Qwen2ForCausalLM(config).save_pretrained(path)
     tiny_tokenizer.save_pretrained(path)
     return path
+
+
+def make_results(model: str = "runs/ctx/rl") -> dict:
+    """A results.json as the evaluation stage writes it (docs/results-schema.md), with distinct numbers."""
+
+    def block(n, base):
+        return {
+            "num_problems": n,
+            "outcome_pass@k": {"1": base + 0.2, "4": base + 0.3},
+            "process_pass@k": {"1": base + 0.01234, "4": base + 0.1},
+            "process_pass@k_first": {"1": base, "4": base + 0.09},
+            "chance_pass@k": {"1": 0.0123, "4": 0.0456},
+            "greedy_outcome_pass@1": None,
+            "greedy_process_pass@1": None,
+            "process_accuracy": base,
+            "error_counts": {"missing": 1},
+            "num_samples": 4 * n,
+            "truncated": 0,
+        }
+
+    return {
+        "model": model,
+        "subfolder": None,
+        "revision": None,
+        "data": "runs/ctx/eval-data",
+        "split": None,
+        "n": 4,
+        "k": [1, 4],
+        "sampling": {"temperature": 0.7, "top_p": 1.0, "max_new_tokens": 128, "seed": 0, "backend": "hf"},
+        "regimes": {"ID": [2, 10], "OOD-edge": [11, 14], "OOD-hard": [15, 20]},
+        "chance": {"source": "generated (1000 problems)", "estimator": "1 - (1 - p(answer))^k, p per op"},
+        "intervals": None,
+        "versions": {"interplay-hf": "0.1.0"},
+        "run": {"num_processes": 1},
+        "problems": [],
+        "summary": {
+            "overall": block(30, 0.3),
+            "per_op": {},
+            "per_context": {"zoo": block(15, 0.4), "teacher": block(15, 0.2)},
+            "per_regime": {"ID": block(10, 0.6), "OOD-edge": block(10, 0.25), "OOD-hard": block(10, 0.05)},
+            "per_context_op": {},
+        },
+    }
+
+
+def results_from_records(records: list[dict], *, model: str = "m", n: int = 8, ks=(1, 8),
+                         regimes: dict | None = None, intervals=None) -> dict:
+    """A results.json with every key of its schema around per-problem ``records``; the summary is computed."""
+    from interplay_hf.evaluation.aggregate import summarize
+    from interplay_hf.evaluation.passk import DEFAULT_REGIMES
+
+    regimes = regimes or DEFAULT_REGIMES
+    return {
+        "model": model, "subfolder": None, "revision": None, "data": "synthetic", "split": None, "n": n,
+        "k": list(ks), "sampling": {"temperature": 0.7, "top_p": 1.0, "max_new_tokens": 64, "seed": 0, "backend": "hf"},
+        "regimes": regimes, "chance": {"source": "generated", "estimator": "1 - (1 - p(answer))^k, p per op"},
+        "intervals": intervals.record() if intervals is not None else None, "versions": {}, "run": {},
+        "problems": records, "summary": summarize(records, ks, regimes, intervals),
+    }

@@ -244,6 +244,9 @@ def test_train_dry_run_catches_what_would_fail_after_launch(tmp_path, tiny_model
                               cwd=tmp_path), 2, "model.safetensors is not a readable safetensors file")
     assert_one_line_error(cli(*run, "--", "--reward_funcs", "format", "--dataset_train_split", "rl",
                               cwd=tmp_path), 2, "dataset_train_split", "'rl'")
+    push = ("--", "--reward_funcs", "format", "--push_to_hub", "true")
+    assert_one_line_error(cli(*run, *push, "--hub_model_id", "tiny", cwd=tmp_path), 2, "hub_model_id 'tiny'")
+    assert_one_line_error(cli(*run, *push, "--hub_model_id", "me/tiny", cwd=tmp_path), 2, "HF_HUB_OFFLINE=1")
     assert not (tmp_path / "out").exists()
 
 

@@ -143,7 +143,8 @@ def test_build_writes_the_documented_splits_and_columns(built):
     assert rl["prompt"].endswith("</question> <solution>") and json.loads(rl["gold_graph"])["answer"] == int(rl["answer"])
     report = json.loads((root / "single" / "build_report.json").read_text())
     assert report["splits"]["train"]["rows"] == 1200 and report["duplicates_dropped_total"] == 0
-    assert (root / "single" / "recipe.yaml").exists() and (root / "single" / "README.md").exists()
+    assert (root / "single" / "recipe.yaml").exists()
+    assert not (root / "single" / "README.md").exists()  # the card is the Hub layer's, written by `data build`
     assert not list(root.glob(".tmp-*")), "the staging directory is removed"
 
 
@@ -285,24 +286,6 @@ def test_existing_output_needs_overwrite_and_failed_builds_leave_nothing(built, 
     assert "disk full" in repr(failure.value) + repr(failure.value.__cause__)
     assert dir_files(tmp_path / "out") == before, "the old build is untouched"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging left behind"
-
-
-def test_push_to_hub_uploads_splits_and_a_card(monkeypatch, tmp_path):
-    import datasets
-    import huggingface_hub
-
-    calls = []
-    monkeypatch.setattr(datasets.DatasetDict, "push_to_hub", lambda self, repo, **kw: calls.append(("data", repo, kw)))
-    monkeypatch.setattr(huggingface_hub.DatasetCard, "push_to_hub",
-                        lambda self, repo, **kw: calls.append(("card", repo, self.content)))
-    recipe = {"name": "hub", "splits": {"train": {"size": 5, "ops": 2}}, "hub": {"repo_id": "me/ds", "private": True}}
-    with pytest.raises(ConfigError, match="HF_HUB_OFFLINE=1"):  # refused before the build, not after it
-        build_datasets(recipe, tmp_path / "hub", verbose=False)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 30)  # the push itself is replaced above: nothing is sent
-    build_datasets(recipe, tmp_path / "hub", verbose=False)
-    assert calls[0] == ("data", "me/ds", {"private": True})
-    assert calls[1][0:2] == ("card", "me/ds") and "# hub" in calls[1][2] and "arXiv" in calls[1][2]
 
 
 def test_bad_shard_arguments(tmp_path):

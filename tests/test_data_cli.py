@@ -57,6 +57,30 @@ def test_build_and_validate_from_the_command_line(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_build_writes_the_hub_dataset_card_and_pushes_through_the_hub_layer(tmp_path, monkeypatch, capsys):
+    from huggingface_hub import DatasetCard, constants
+
+    from interplay_hf.hub import render_dataset_card
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: hub\nsplits:\n  train: {size: 5, ops: 2}\nhub: {repo_id: me/ds, private: true}\n")
+    out = tmp_path / "built"
+    # Offline (conftest): refused before the build, not after it.
+    assert main(["data", "build", str(recipe), "--output-dir", str(out)]) == 2
+    assert "hub.repo_id me/ds: HF_HUB_OFFLINE=1 is set" in capsys.readouterr().err and not out.exists()
+    assert main(["data", "build", str(recipe), "--output-dir", str(out), "--num-shards", "2"]) == 2
+    assert "sharded build" in capsys.readouterr().err and not out.exists()
+    # Online but unreachable: the build is saved with its card, then the push fails in one line.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # discard port: refused at once
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 30)
+    assert main(["data", "build", str(recipe), "--output-dir", str(out), "--push-to-hub", "me/other"]) == 2
+    assert "cannot reach the Hub at http://127.0.0.1:9 to push me/other" in capsys.readouterr().err
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert card == str(render_dataset_card(out))  # the card `interplay-hf push` sends, one renderer
+    assert DatasetCard(card).data.pretty_name == "hub" and "arXiv" in card
+
+
 def test_build_reports_recipe_errors_without_a_traceback(tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("splits:\n  train: {size: 20, ops: 2-3, contexts: {zoo: 0.5, teacher: 0.4}}\n")

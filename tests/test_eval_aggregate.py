@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import results_from_records
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.aggregate import block, summarize
@@ -103,11 +104,7 @@ def test_informative_share():
 
 
 def results_for(recs, n=32, ks=(1, 8, 32), model="m"):
-    return {
-        "model": model, "subfolder": None, "revision": None, "data": "synthetic", "n": n, "k": list(ks),
-        "sampling": {"temperature": 0.7, "top_p": 1.0, "max_new_tokens": 64, "seed": 0, "backend": "hf"},
-        "regimes": DEFAULT_REGIMES, "problems": recs, "summary": summarize(recs, ks, DEFAULT_REGIMES),
-    }
+    return results_from_records(recs, model=model, n=n, ks=ks)
 
 
 def assert_png(path):

@@ -20,6 +20,7 @@ from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation import run as run_module
 from interplay_hf.evaluation.aggregate import summarize
 from interplay_hf.evaluation.config import EvalConfig
+from interplay_hf.evaluation.results_schema import Block, ProblemRecord, Results, Summary
 from interplay_hf.evaluation.run import evaluate
 from interplay_hf.evaluation.sampling import (
     CounterSampler,
@@ -38,10 +39,12 @@ from interplay_hf.versions import library_versions
 
 REPO_ROOT = Path(__file__).parent.parent
 ROWS = REPO_ROOT / "tests" / "fixtures" / "official_rows.jsonl"  # ops 2-20 x 3 contexts, one problem each
-BASE_KEYS = {"id", "op", "context", "regime", "n", "outcome_correct", "process_correct", "first_process_rank",
-             "greedy_outcome", "greedy_process", "mean_process_score", "error_counts"}
-BLOCK_KEYS = {"num_problems", "outcome_pass@k", "process_pass@k", "process_pass@k_first", "chance_pass@k",
-              "greedy_outcome_pass@1", "greedy_process_pass@1", "process_accuracy", "error_counts"}
+
+
+def assert_schema(value: dict, schema) -> None:
+    """Exactly the keys of a TypedDict of results_schema.py: every required one, nothing it does not name."""
+    assert schema.__required_keys__ <= set(value) <= schema.__required_keys__ | schema.__optional_keys__, (
+        sorted(set(value) ^ schema.__required_keys__))
 
 
 def cfg_for(model, out, **kw) -> EvalConfig:
@@ -185,7 +188,7 @@ def test_counts_and_summary_follow_the_verifier(tiny_model_dir, tmp_path, monkey
     assert len(problems) == 57 and [p["index"] for p in problems] == list(range(57))
     for p in problems:
         good = p["index"] % 5
-        assert BASE_KEYS <= set(p)
+        assert_schema(p, ProblemRecord)
         assert p["process_correct"] == good, p
         assert p["outcome_correct"] == good + (good < 4)  # + the answer-only sample
         assert p["first_process_rank"] == (0 if good else None)
@@ -195,7 +198,11 @@ def test_counts_and_summary_follow_the_verifier(tiny_model_dir, tmp_path, monkey
     spec = BootstrapSpec.from_record(on_disk["intervals"])
     assert on_disk["summary"] == summarize(on_disk["problems"], on_disk["k"], on_disk["regimes"], spec)  # recomputes
     assert set(on_disk["summary"]["per_regime"]) == {"ID", "OOD-edge", "OOD-hard"}
-    assert BLOCK_KEYS <= set(on_disk["summary"]["overall"])
+    assert_schema(on_disk, Results)
+    assert_schema(on_disk["summary"], Summary)
+    for blocks in [{"overall": on_disk["summary"]["overall"]}, *list(on_disk["summary"].values())[1:]]:
+        for block in blocks.values():
+            assert_schema(block, Block)
     assert on_disk["summary"]["overall"]["greedy_process_pass@1"] == 1.0
     samples = read_jsonl(tmp_path / "samples.jsonl")
     assert len(samples) == 57 * 5 and samples[0]["verdict"]["process_verified"] is False  # index 0: no gold

@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import results_from_records
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.aggregate import metric_values, summarize
@@ -128,8 +129,7 @@ def _record(idx: int, op: int, process: int, n: int = 8, missing: int = 0) -> di
 
 
 def _results(records: list[dict], model: str) -> dict:
-    return {"model": model, "subfolder": None, "data": "d", "n": 8, "k": [1, 8],
-            "regimes": {"ID": [2, 3], "OOD-edge": [4, 4]}, "problems": records}
+    return results_from_records(records, model=model, n=8, ks=(1, 8), regimes={"ID": [2, 3], "OOD-edge": [4, 4]})
 
 
 def _write(tmp_path, name: str, results: dict):

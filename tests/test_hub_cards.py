@@ -9,50 +9,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import make_results
 
 from interplay_hf.cli import main
+from interplay_hf.data.build import build_datasets
 from interplay_hf.errors import ConfigError
 from interplay_hf.hub import render_dataset_card, render_model_card
 from interplay_hf.hub.card_inputs import mixture_rows, redact
 
 SENTINEL = "hf_SENTINELsentinelSENTINELsentinel0123"
 REPO_ROOT = Path(__file__).parent.parent
-
-
-def make_results(model: str = "runs/ctx/rl") -> dict:
-    """A results.json as the evaluation stage writes it (docs/results-schema.md), with distinct numbers."""
-
-    def block(n, base):
-        return {
-            "num_problems": n,
-            "outcome_pass@k": {"1": base + 0.2, "4": base + 0.3},
-            "process_pass@k": {"1": base + 0.01234, "4": base + 0.1},
-            "process_pass@k_first": {"1": base, "4": base + 0.09},
-            "chance_pass@k": {"1": 0.0123, "4": 0.0456},
-            "greedy_outcome_pass@1": None,
-            "greedy_process_pass@1": None,
-            "process_accuracy": base,
-            "error_counts": {"missing": 1},
-        }
-
-    return {
-        "model": model,
-        "subfolder": None,
-        "revision": None,
-        "data": "runs/ctx/eval-data",
-        "n": 4,
-        "k": [1, 4],
-        "sampling": {"temperature": 0.7, "top_p": 1.0, "max_new_tokens": 128, "seed": 0, "backend": "hf"},
-        "regimes": {"ID": [2, 10], "OOD-edge": [11, 14], "OOD-hard": [15, 20]},
-        "problems": [],
-        "summary": {
-            "overall": block(30, 0.3),
-            "per_op": {},
-            "per_context": {"zoo": block(15, 0.4), "teacher": block(15, 0.2)},
-            "per_regime": {"ID": block(10, 0.6), "OOD-edge": block(10, 0.25), "OOD-hard": block(10, 0.05)},
-            "per_context_op": {},
-        },
-    }
 
 
 RECIPE = {
@@ -82,14 +48,8 @@ def stage_dir(tmp_path, tiny_model_dir) -> Path:
     (eval_dir / "plots").mkdir(parents=True)
     (eval_dir / "results.json").write_text(json.dumps(make_results(str(stage))))
     (eval_dir / "plots" / "pass_at_k_vs_op.png").write_bytes(b"\x89PNG fake")
-    report = {
-        "name": "ctx-rl-data",
-        "mixture": [{"ops": [11, 14], "weight": 1.0, "contexts": {"zoo": 0.5, "teacher": 0.5}}],
-        "splits": {"train": {"num_rows": 512}},
-    }
-    data_dir = tmp_path / "runs" / "ctx" / "data-rl"
-    data_dir.mkdir(parents=True)
-    (data_dir / "build_report.json").write_text(json.dumps(report))
+    build_datasets({"name": "ctx-rl-data", "splits": {"train": {"size": 6, "ops": "11-14", "contexts": {"zoo": 0.5, "teacher": 0.5}}}},
+                   tmp_path / "runs" / "ctx" / "data-rl", verbose=False)
     return stage
 
 
@@ -134,7 +94,7 @@ def test_card_describes_model_data_budget_rewards_and_cites_the_paper(stage_dir)
     text = str(render_model_card(stage_dir, results=make_results(str(stage_dir)), repo_id="me/ctx-rl", revision="rl", subfolder=None))
     assert "trained from scratch, preset `qwen2-1m`" in text
     assert "| Stage | `rl` (rl) |" in text
-    assert "| #1 | 11–14 | 1 | zoo 0.5, teacher 0.5 |" in text  # from the dataset's build_report.json
+    assert "| train #1 | 11–14 | 1 | teacher 0.5, zoo 0.5 |" in text  # from the dataset's build_report.json
     assert "| sample budget | 512 |" in text and "| optimizer steps done | 8 |" in text
     assert "| `mixed` | 1 | α = 0.2 |" in text and "| `format` | 0.1 |" in text
     assert "| final train loss | 0.123 |" in text
@@ -187,12 +147,19 @@ def test_bad_inputs_are_config_errors(tmp_path, stage_dir):
         render_model_card(stage_dir)
 
 
-def test_mixture_shapes_are_normalised():
-    assert mixture_rows({"train": [{"op_range": [2, 10], "proportion": 0.2}, {"ops": [11, 14], "weight": 0.8}]}) == [
-        {"component": "train #1", "ops": "2–10", "weight": "0.2", "contexts": "–"},
-        {"component": "train #2", "ops": "11–14", "weight": "0.8", "contexts": "–"},
+def test_mixture_rows_read_the_build_report_shape():
+    assert mixture_rows({"train": [{"ops": [2, 10], "weight": 0.2, "contexts": {"zoo": 1.0}, "modes": {}},
+                                   {"ops": {"11": 0.5, "14": 0.5}, "weight": 0.8, "contexts": {"teacher": 1.0}, "modes": {}}]}) == [
+        {"component": "train #1", "ops": "2–10", "weight": "0.2", "contexts": "zoo 1"},
+        {"component": "train #2", "ops": "11: 0.5, 14: 0.5", "weight": "0.8", "contexts": "teacher 1"},
     ]
-    assert mixture_rows([{"name": "teacher", "op": 2, "context": "teacher", "share": 0.01}])[0]["ops"] == "2"
+
+
+def test_cards_fail_on_a_report_of_another_shape(stage_dir, tmp_path):
+    report = tmp_path / "runs" / "ctx" / "data-rl" / "build_report.json"
+    report.write_text(json.dumps({"name": "old", "splits": {"train": {"num_rows": 4}}}))
+    with pytest.raises(ConfigError, match="not a build report of this version"):
+        render_model_card(stage_dir)
 
 
 def test_templates_are_package_data_and_model_cards_readme_points_there():
@@ -204,45 +171,37 @@ def test_templates_are_package_data_and_model_cards_readme_points_there():
 
 @pytest.fixture
 def dataset_dir(tmp_path) -> Path:
-    import datasets
-
-    rows = {
-        "problem": ["The number of adult bear in South Zoo equals 3. "] * 4,
-        "question": ["How many adult bear does South Zoo have?"] * 4,
-        "op": [2, 3, 11, 12],
-        "context": ["zoo", "teacher", "zoo", "teacher"],
-        "answer": ["3"] * 4,
-    }
-    ds = datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows), "test": datasets.Dataset.from_dict({k: v[:2] for k, v in rows.items()})})
-    path = tmp_path / "data"
-    ds.save_to_disk(str(path))
-    report = {
+    """A real build: a 99/1 context mixture over ops 2-10, and an eval split the training split is deduplicated
+    against."""
+    recipe = {
         "name": "ctx-mix",
-        "generator": {"modes": ["normalforward", "forwardreverse"], "max_value": 1000},
         "seed": 7,
-        "mixture": {"train": [{"ops": [2, 10], "weight": 0.99, "contexts": {"zoo": 0.99, "teacher": 0.01}}]},
-        "splits": {"train": {"num_rows": 4, "num_tokens": 400}, "test": {"num_rows": 2, "num_tokens": 200}},
-        "dedup": {"duplicates_within_splits": 3, "removed_from_test": 1},
-        "recipe": {"splits": {"train": {"num_examples": 4}}, "hf_token": SENTINEL},
+        "eval": {"ops": 2, "contexts": ["zoo"], "size": 30},
+        "splits": {"train": {"size": 60, "mixture": [{"weight": 1.0, "ops": "2-10", "contexts": {"zoo": 0.99, "teacher": 0.01}}]}},
     }
-    (path / "build_report.json").write_text(json.dumps(report))
-    return path
+    build_datasets(recipe, tmp_path / "data", verbose=False)
+    return tmp_path / "data"
 
 
 def test_dataset_card_has_generator_mixture_sizes_dedup_and_schema(dataset_dir, monkeypatch):
     from huggingface_hub import DatasetCard
 
     monkeypatch.setenv("HF_TOKEN", SENTINEL)
+    report = json.loads((dataset_dir / "build_report.json").read_text())
     card = render_dataset_card(dataset_dir, repo_id="me/ctx-mix")
     text = str(card)
     data = DatasetCard(text).data
     assert data.license == "apache-2.0" and data.size_categories == ["n<1K"] and data.pretty_name == "ctx-mix"
-    assert "| train | 4 | 400 |" in text and "| test | 2 | 200 |" in text
-    assert "| train #1 | 2–10 | 0.99 | zoo 0.99, teacher 0.01 |" in text
-    assert "| duplicates_within_splits | 3 |" in text
+    train, held = report["splits"]["train"], report["splits"]["eval_op2_zoo"]
+    contexts = ", ".join(f"{k} {v}" for k, v in train["contexts"].items())
+    dropped = train["duplicates_dropped"]
+    assert f"| train | {train['rows']} | 2–10 | {contexts} | {sum(dropped.values())}" in text
+    assert f"| eval_op2_zoo | {held['rows']} | 2 | zoo {held['rows']} | 0 |" in text
+    assert "| train #1 | 2–10 | 1 | teacher 0.01, zoo 0.99 |" in text
     assert "| `op` | int64 | number of operations" in text
     assert "| seed | 7 |" in text
-    assert 'load_dataset("me/ctx-mix")' in text
+    assert 'load_dataset("me/ctx-mix")' in text and "name: ctx-mix" in text  # the recipe, as built
+    assert "| – |" not in text.split("## Splits and sizes")[1].split("## Schema")[0]  # every cell read from the report
     assert SENTINEL not in text
 
 

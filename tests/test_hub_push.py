@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import make_results
 
 from interplay_hf.cli import main
 from interplay_hf.errors import ConfigError
 from interplay_hf.hub import plan_push, plan_stage_upload, push, push_dataset, push_stage, sanitize_revision
-from interplay_hf.hub.push import check_revision, discover_stages, execute_plan, normalize_subfolder
+from interplay_hf.hub.names import check_revision, normalize_subfolder
+from interplay_hf.hub.push import execute_plan
+from interplay_hf.hub.upload_plan import discover_stages
 
 SENTINEL = "hf_SENTINELsentinelSENTINELsentinel0123"
 MODEL_FILES = {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}
@@ -56,10 +59,7 @@ def run_dir(tmp_path, tiny_model_dir) -> Path:
     (run / "data-pretrain").mkdir()
     (run / "data-pretrain" / "dataset_dict.json").write_text('{"splits": ["train"]}')
     (run / "eval-rl-edge").mkdir()
-    block = {"num_problems": 2, "process_pass@k": {"1": 0.25}, "outcome_pass@k": {"1": 0.5}, "chance_pass@k": {"1": 0.01}}
-    results = {"model": "runs/mini/rl-edge", "data": "runs/mini/eval-data", "n": 2, "k": [1], "regimes": {"OOD-edge": [11, 14]},
-               "summary": {"overall": block, "per_regime": {"OOD-edge": block}}}
-    (run / "eval-rl-edge" / "results.json").write_text(json.dumps(results))
+    (run / "eval-rl-edge" / "results.json").write_text(json.dumps(make_results("runs/mini/rl-edge")))
     return run
 
 

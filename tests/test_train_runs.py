@@ -132,6 +132,36 @@ def test_a_killed_run_resumes_from_its_last_complete_checkpoint(stage_data, tmp_
     assert (out / "checkpoint-4" / "trainer_state.json").is_file()
 
 
+def test_push_to_hub_goes_through_the_hub_layer_checked_before_training(stage_data, tmp_path, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    from interplay_hf.errors import ConfigError
+    from interplay_hf.hub.push import TrainedStagePush
+    from interplay_hf.train.config import parse_stage_args
+    from interplay_hf.train.sft import cli
+
+    out = tmp_path / "pushed"
+    argv = sft_argv(stage_data, out, max_steps=2, heldout_split="none", push_to_hub=True, hub_model_id="me/tiny")
+    # Offline (conftest): refused before the model loads, nothing written.
+    assert cli(argv, pusher=TrainedStagePush()) == 2
+    assert "hub_model_id me/tiny: HF_HUB_OFFLINE=1 is set" in capsys.readouterr().err and not out.exists()
+    # Without the entry point's pusher the Trainer's own push is not a fallback.
+    assert cli(argv) == 2
+    assert "interplay-hf push OUTPUT_DIR" in capsys.readouterr().err and not out.exists()
+    _, bad_args, _ = parse_stage_args("sft", sft_argv(stage_data, tmp_path / "bad", push_to_hub=True, hub_model_id="tiny"))
+    with pytest.raises(ConfigError, match="hub_model_id 'tiny' must look like"):
+        TrainedStagePush().check(bad_args)
+    # Online but unreachable: the stage trains, then our push (not the Trainer's) fails in one line, stage kept.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # discard port: refused at once
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 30)
+    assert cli(argv, pusher=TrainedStagePush()) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Hub at http://127.0.0.1:9 to push me/tiny" in err and "hf_xxx" not in err
+    assert (out / "model.safetensors").is_file() and (out / "recipe.yaml").is_file()
+    assert yaml.safe_load((out / "recipe.yaml").read_text())["push_to_hub"] is False  # a re-run does not push
+
+
 def test_midtraining_continues_from_a_checkpoint_with_a_sample_budget(stage_data, tmp_path, tiny_model_dir):
     from interplay_hf.train.sft import cli
 

@@ -31,7 +31,8 @@ from random import Random
 from interplay_hf import __version__
 from interplay_hf.data.generator import generate_problem, problem_key, stable_seed
 from interplay_hf.data.recipe import DataRecipe, SplitSpec, load_data_recipe, recipe_from_dict
-from interplay_hf.data.saved import REPORT_FILE, load_built
+from interplay_hf.data.report import REPORT_FILE, BuildReport, MixtureSummary, SplitReport
+from interplay_hf.data.saved import load_built
 from interplay_hf.data.text import make_prompt
 from interplay_hf.data.token_shares import row_share_mixture
 from interplay_hf.errors import ConfigError
@@ -146,6 +147,16 @@ def estimate_rows(recipe: DataRecipe, split: SplitSpec) -> tuple[int, float | No
     return max(1, math.ceil(size.tokens / per_row)), per_row
 
 
+def built_dataset_dir(recipe: DataRecipe, output_dir: str | os.PathLike | None, num_shards: int = 1,
+                      shard_index: int = 0) -> Path:
+    """Where a build is saved: ``output_dir`` (else the recipe's), or its ``shard-KKKKK-of-NNNNN`` subfolder."""
+    out = output_dir or recipe.output_dir
+    if not out:
+        raise ConfigError("output_dir: give --output-dir or set `output_dir` in the recipe")
+    target = Path(out)
+    return target / f"shard-{shard_index:05d}-of-{num_shards:05d}" if num_shards > 1 else target
+
+
 def build_datasets(
     recipe: DataRecipe | dict | str | os.PathLike,
     output_dir: str | os.PathLike | None = None,
@@ -153,7 +164,6 @@ def build_datasets(
     num_proc: int | None = None,
     num_shards: int = 1,
     shard_index: int = 0,
-    push_to_hub: str | None = None,
     overwrite: bool = False,
     save: bool = True,
     verbose: bool = True,
@@ -173,17 +183,9 @@ def build_datasets(
         raise ConfigError(f"--shard-index: expected 0..{num_shards - 1}, got {shard_index!r}")
     target = None
     if save:
-        out = output_dir or recipe.output_dir
-        if not out:
-            raise ConfigError("output_dir: give --output-dir or set `output_dir` in the recipe")
-        target = Path(out)
-        if num_shards > 1:
-            target = target / f"shard-{shard_index:05d}-of-{num_shards:05d}"
+        target = built_dataset_dir(recipe, output_dir, num_shards, shard_index)
         check_replaceable(target, overwrite)
         target.parent.mkdir(parents=True, exist_ok=True)
-    repo_id = push_to_hub or recipe.hub_repo_id
-    if repo_id:
-        _check_can_push(repo_id)  # before an hour of generation, not after
     exclude_base = _hashes_of_datasets(recipe.dedup_against)  # before any generation: fail fast
 
     import datasets
@@ -195,7 +197,7 @@ def build_datasets(
         for sp in recipe.splits))
     tmp_root = Path(tempfile.mkdtemp(prefix=f".tmp-{recipe.name}-", dir=target.parent if target else None))
     started = time.time()
-    report: dict = {
+    report: BuildReport = {  # type: ignore[typeddict-item]  # the totals and dedup are added after the splits
         "name": recipe.name,
         "description": recipe.description,
         "recipe": recipe.source,
@@ -260,9 +262,6 @@ def build_datasets(
             DatasetDict(built).save_to_disk(str(staging))
             (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
             _write_recipe(recipe, staging / RECIPE_FILE)
-            from interplay_hf.data.card import dataset_card
-
-            (staging / "README.md").write_text(dataset_card(recipe, report))
             _replace_dir(staging, target)
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
@@ -274,8 +273,6 @@ def build_datasets(
             print(json.dumps({"output_dir": str(target), "splits": {k: v["rows"] for k, v in report["splits"].items()},
                               "duplicates_dropped": report["duplicates_dropped_total"]}))
         result = datasets.load_from_disk(str(target))
-    if repo_id:
-        push_datasets(result, repo_id, recipe, report, private=recipe.hub_private)
     return result
 
 
@@ -330,7 +327,7 @@ def _keys_of_blocks(recipe, split, blocks, shared, tmp_root: Path, num_proc: int
     return keys
 
 
-def _component_summary(c) -> dict:
+def _component_summary(c) -> MixtureSummary:
     """A mixture component for the report/card: ops as [lo, hi] when uniform over a range, else op -> weight."""
     ops = sorted(c.ops)
     uniform = ops == list(range(ops[0], ops[-1] + 1)) and len({round(w, 12) for w in c.ops.values()}) == 1
@@ -338,8 +335,8 @@ def _component_summary(c) -> dict:
             "contexts": dict(c.contexts), "modes": dict(c.modes)}
 
 
-def _report_entry(split, n_rows, blocks, dropped, rows, counts, tokens_per_row) -> dict:
-    entry = {
+def _report_entry(split, n_rows, blocks, dropped, rows, counts, tokens_per_row) -> SplitReport:
+    entry: SplitReport = {
         "rows_requested": n_rows,
         "rows_generated": sum(hi - lo for lo, hi in blocks),
         "duplicates_dropped": dict(dropped),
@@ -418,16 +415,6 @@ def _prompts(ds):
     raise ConfigError(f"dedup_against: a dataset needs a prompt, text or problem+question column, has {cols}")
 
 
-def push_datasets(dd, repo_id: str, recipe: DataRecipe, report: dict, private: bool = False) -> None:
-    """Upload the splits and a dataset card to the Hub (network; needs a token with write access)."""
-    from huggingface_hub import DatasetCard
-
-    from interplay_hf.data.card import dataset_card
-
-    dd.push_to_hub(repo_id, private=private)
-    DatasetCard(dataset_card(recipe, report)).push_to_hub(repo_id)
-
-
 def _as_recipe(recipe) -> DataRecipe:
     if isinstance(recipe, DataRecipe):
         return recipe
@@ -458,19 +445,6 @@ def check_replaceable(target: Path, overwrite: bool) -> None:
                           "--overwrite replaces only our builds: choose another --output-dir or remove it yourself")
 
 
-def _check_can_push(repo_id: str) -> None:
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        raise ConfigError(f"--push-to-hub {repo_id}: HF_HUB_OFFLINE=1 is set; unset it to push, or build without "
-                          "--push-to-hub and run `interplay-hf push` later")
-    from huggingface_hub import get_token
-
-    if not get_token():
-        raise ConfigError(f"--push-to-hub {repo_id}: not logged in to the Hub; run `hf auth login` or set HF_TOKEN "
-                          "(checked now rather than after the build)")
-
-
 def _replace_dir(staging: Path, target: Path) -> None:
     """Move the finished build into place; an existing target is swapped out, then deleted."""
     old = None
@@ -482,5 +456,5 @@ def _replace_dir(staging: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-__all__ = ["DataRecipe", "build_datasets", "estimate_rows", "load_built", "load_data_recipe", "problem_key", "row_plan"]
+__all__ = ["DataRecipe", "build_datasets", "built_dataset_dir", "estimate_rows", "load_built", "load_data_recipe", "problem_key", "row_plan"]
 

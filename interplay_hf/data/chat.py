@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from interplay_hf.data.report import REPORT_FILE
 from interplay_hf.data.text import answer_from_solution, make_prompt
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     converted = convert_dataset(load_built(args.dataset), args.system_prompt or None, num_proc=args.num_proc)
     converted.save_to_disk(args.output_dir)
     # The build report names the eval splits (the evaluation reads it) and records how the rows were made.
-    for name in ("build_report.json", "recipe.yaml"):
+    for name in (REPORT_FILE, "recipe.yaml"):
         if (Path(args.dataset) / name).is_file():
             shutil.copyfile(Path(args.dataset) / name, Path(args.output_dir) / name)
     is_dict = isinstance(converted, datasets.DatasetDict)

@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 from interplay_hf.errors import ConfigError
 
@@ -60,14 +61,18 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from interplay_hf.data.build import build_datasets
+    from interplay_hf.data.build import build_datasets, built_dataset_dir
     from interplay_hf.data.recipe import load_data_recipe
 
     recipe = load_data_recipe(args.recipe)  # validate before importing datasets or generating anything
-    if args.push_to_hub or recipe.hub_repo_id:  # the Hub layer's rule for repo ids, checked at the entry point
-        from interplay_hf.hub.push import check_repo_id
+    repo_id = args.push_to_hub or recipe.hub_repo_id
+    if repo_id:  # before an hour of generation, not after it
+        from interplay_hf.hub.push import check_can_push
 
-        check_repo_id(args.push_to_hub or recipe.hub_repo_id)
+        if args.num_shards > 1:
+            raise ConfigError("--push-to-hub: a sharded build is pushed once all shards exist; build the shards "
+                              "without it, join them with interplay_hf.data.load_built, and push the result")
+        check_can_push(repo_id, "--push-to-hub" if args.push_to_hub else "hub.repo_id")
     if args.dedup_against:
         recipe = dataclasses.replace(recipe, dedup_against=(*recipe.dedup_against, *args.dedup_against))
     build_datasets(
@@ -76,10 +81,23 @@ def run_build(args: argparse.Namespace) -> int:
         num_proc=args.num_proc,
         num_shards=args.num_shards,
         shard_index=args.shard_index,
-        push_to_hub=args.push_to_hub,
         overwrite=args.overwrite,
     )
+    target = built_dataset_dir(recipe, args.output_dir, args.num_shards, args.shard_index)
+    write_dataset_card(target)
+    if repo_id:
+        from interplay_hf.hub.push import push_dataset
+
+        push_dataset(target, repo_id, private=recipe.hub_private or None)
+        print(f"pushed {target} to https://huggingface.co/datasets/{repo_id}", file=sys.stderr)
     return 0
+
+
+def write_dataset_card(dataset_dir: Path) -> None:
+    """The Hub layer's dataset card as the build's README.md: what ``interplay-hf push`` would upload."""
+    from interplay_hf.hub.cards import render_dataset_card
+
+    (dataset_dir / "README.md").write_text(str(render_dataset_card(dataset_dir)), encoding="utf-8")
 
 
 def run_sample(args: argparse.Namespace) -> int:

@@ -6,14 +6,11 @@ reads builds, and the builder imports the chat conversion, which would otherwise
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+from interplay_hf.data.report import read_build_report
 from interplay_hf.errors import ConfigError
-
-# Written beside every build (split sizes and order, dedup counts); its presence marks a folder as our build.
-REPORT_FILE = "build_report.json"
 
 
 def load_built(path: str | os.PathLike):
@@ -28,10 +25,8 @@ def load_built(path: str | os.PathLike):
     expected = int(shards[0].name.rsplit("-of-", 1)[1])
     if len(parts) != expected:
         raise ConfigError(f"{root}: found {len(parts)} of {expected} shards; build the missing ones first")
-    order: list[str] = []
-    report = shards[0] / REPORT_FILE
-    if report.exists():
-        order = json.loads(report.read_text()).get("split_order", [])
+    report = read_build_report(shards[0])
+    order: list[str] = list(report["split_order"]) if report else []
     for part in parts:  # splits a shard lacks (too small to reach it) keep their recipe position
         order += [name for name in part.keys() if name not in order]
     return datasets.DatasetDict(

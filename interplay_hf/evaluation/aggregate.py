@@ -13,6 +13,7 @@ from pathlib import Path
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.chance import chance_pass_at_k
 from interplay_hf.evaluation.passk import first_k_pass, mean, pass_at_k, regime_of
+from interplay_hf.evaluation.results_schema import RESULTS_FILE, Block, ProblemRecord, Results, Summary
 from interplay_hf.evaluation.scoring import ERROR_TYPES
 from interplay_hf.evaluation.stats import BootstrapSpec, bootstrap_ci
 
@@ -41,7 +42,7 @@ def metric_values(records: Sequence[dict], metric: str, k: int | None = None) ->
     return [fn(r, k) for r in records]
 
 
-def block(records: Sequence[dict], ks: Sequence[int], intervals: BootstrapSpec | None = None) -> dict:
+def block(records: Sequence[ProblemRecord], ks: Sequence[int], intervals: BootstrapSpec | None = None) -> Block:
     """The summary BLOCK of results.json for ``records`` (docs/results-schema.md); with ``intervals``, every
     process/outcome pass@k also gets ``<metric>_ci``: k -> [low, high] over problems."""
     usable = [k for k in ks if all(k <= r["n"] for r in records)]
@@ -55,7 +56,7 @@ def block(records: Sequence[dict], ks: Sequence[int], intervals: BootstrapSpec |
     greedy_out = [r["greedy_outcome"] for r in records if r.get("greedy_outcome") is not None]
     greedy_proc = [r["greedy_process"] for r in records if r.get("greedy_process") is not None]
     has_chance = records and all(r.get("chance_p") is not None for r in records)
-    out = {
+    out: Block = {
         "num_problems": len(records),
         "outcome_pass@k": per_k(PER_PROBLEM_METRICS["outcome_pass@k"]),
         "process_pass@k": per_k(PER_PROBLEM_METRICS["process_pass@k"]),
@@ -81,8 +82,8 @@ def _group(records: Iterable[dict], key: Callable[[dict], object]) -> dict:
     return groups
 
 
-def summarize(records: Sequence[dict], ks: Sequence[int], regimes: dict[str, list[int]],
-              intervals: BootstrapSpec | None = None) -> dict:
+def summarize(records: Sequence[ProblemRecord], ks: Sequence[int], regimes: dict[str, list[int]],
+              intervals: BootstrapSpec | None = None) -> Summary:
     """The ``summary`` of results.json; per-op keys are op numbers as strings, in numeric order."""
     by_op = _group(records, lambda r: r["op"])
     by_ctx = _group(records, lambda r: r["context"])
@@ -97,7 +98,7 @@ def summarize(records: Sequence[dict], ks: Sequence[int], regimes: dict[str, lis
     }
 
 
-def records_in(results: dict, regime: str | None = None, context: str | None = None) -> list[dict]:
+def records_in(results: Results, regime: str | None = None, context: str | None = None) -> list[ProblemRecord]:
     """The per-problem records of a results.json restricted to a regime (by its op range) and/or a context."""
     records = results["problems"]
     if regime is not None and regime != "all":
@@ -110,11 +111,11 @@ def records_in(results: dict, regime: str | None = None, context: str | None = N
     return records
 
 
-def load_results(path: str | Path) -> dict:
+def load_results(path: str | Path) -> Results:
     """results.json of an eval directory (or the file itself)."""
     path = Path(path)
     if path.is_dir():
-        path = path / "results.json"
+        path = path / RESULTS_FILE
     if not path.is_file():
         raise ConfigError(f"{path}: no results.json here; pass an eval output directory (interplay-hf eval --output-dir)")
     try:
@@ -124,4 +125,8 @@ def load_results(path: str | Path) -> dict:
         raise ConfigError(f"{path}: not a valid results.json ({err}); re-run the evaluation that wrote it") from None
     if not isinstance(results, dict) or not isinstance(results.get("problems"), list):
         raise ConfigError(f"{path}: not an evaluation results.json (no 'problems' list)")
+    missing = sorted(Results.__required_keys__ - set(results))
+    if missing:
+        raise ConfigError(f"{path}: a results.json of another version (missing {', '.join(missing)}); re-run the "
+                          "evaluation that wrote it")
     return results

@@ -95,10 +95,12 @@ def _select_splits(names: Sequence[str], split: str | None, eval_names: Sequence
 
 def _eval_names_from_report(path: Path) -> list[str] | None:
     """Eval splits named by a data build's build_report.json (``"eval": true``), if there is one."""
-    for report in (path / "build_report.json", *sorted(path.glob("shard-*-of-*/build_report.json"))[:1]):
-        if report.is_file():
-            splits = json.loads(report.read_text()).get("splits", {})
-            return [name for name, entry in splits.items() if entry.get("eval")]
+    from interplay_hf.data.report import read_build_report
+
+    for folder in (path, *sorted(path.glob("shard-*-of-*"))[:1]):
+        report = read_build_report(folder)
+        if report is not None:
+            return [name for name, entry in report["splits"].items() if entry["eval"]]
     return None
 
 

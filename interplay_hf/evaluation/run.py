@@ -28,6 +28,7 @@ from interplay_hf.atomic_io import append_jsonl, read_jsonl, write_json, write_j
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.config import EvalConfig, add_dataclass_arguments, config_from_args
 from interplay_hf.evaluation.passk import regime_of
+from interplay_hf.evaluation.results_schema import ProblemRecord, Results
 from interplay_hf.versions import library_versions
 
 logger = logging.getLogger("interplay_hf.evaluation")
@@ -232,7 +233,7 @@ def _chance(cfg: EvalConfig, problems):
     return dist, sources[0] if len(sources) == 1 else {str(op): src for op, src in sorted(dist.source.items())}
 
 
-def build_results(cfg: EvalConfig, records: list[dict], problems, run_info: dict) -> dict:
+def build_results(cfg: EvalConfig, records: list[ProblemRecord], problems, run_info: dict) -> Results:
     from interplay_hf.evaluation.aggregate import summarize
 
     dist, source = _chance(cfg, problems)

@@ -7,7 +7,10 @@ One import point for the rest of the package (evaluation, train scripts, pipelin
   (``catalogue.py``, pure Python);
 - cards: :func:`render_model_card`, :func:`render_dataset_card` (``cards.py``, what they say read by
   ``card_inputs.py``; templates in ``interplay_hf/templates/``);
-- pushing: :func:`push_stage`, :func:`push`, :func:`push_dataset`, :func:`plan_push` (``push.py``);
+- names: repo ids, revisions and subfolders checked before any upload (``names.py``);
+- pushing: :func:`plan_push` and :func:`plan_stage_upload` decide what goes where, as pure logic
+  (``upload_plan.py``); :func:`push_stage`, :func:`push`, :func:`push_dataset` send it (``push.py``), and
+  ``TrainedStagePush`` does it for a training stage's ``push_to_hub: true``;
 - the ``push`` / ``card`` / ``released`` sub-commands: ``cli.py``.
 
 Modules of this package import each other by their own names (``interplay_hf.hub.push``), never this
@@ -25,23 +28,16 @@ from interplay_hf.hub.catalogue import (
     load_released,
     resolve_released,
 )
-from interplay_hf.hub.push import (
-    UploadItem,
-    UploadPlan,
-    execute_plan,
-    plan_push,
-    plan_stage_upload,
-    push,
-    push_dataset,
-    push_stage,
-    sanitize_revision,
-)
+from interplay_hf.hub.names import sanitize_revision
+from interplay_hf.hub.push import TrainedStagePush, execute_plan, push, push_dataset, push_stage
+from interplay_hf.hub.upload_plan import UploadItem, UploadPlan, plan_push, plan_stage_upload
 
 __all__ = [
     "CATALOGUE",
     "CITATION",
     "REPOS",
     "ReleasedCheckpoint",
+    "TrainedStagePush",
     "UncataloguedCheckpointWarning",
     "UploadItem",
     "UploadPlan",

@@ -4,11 +4,8 @@ Turns the files a stage leaves behind (``recipe.yaml``, ``config.json``, the saf
 ``train_results.json``, ``trainer_state.json``), an evaluation ``results.json`` and a dataset's
 ``build_report.json`` into the plain rows the card templates print. No template logic here.
 
-Inputs read from ``build_report.json`` (all optional; written beside a dataset by ``interplay-hf data build``):
-``name``, ``description``, ``generator`` (dict of settings), ``seed``, ``mixture`` (list of components
-``{ops|op_range|op_min/op_max, weight|proportion|share, contexts|context}``, or a dict of split -> such a
-list / ``{"mixture": [...]}``), ``splits`` (dict split -> ``{num_rows|rows|num_examples, <other counts>}``)
-or ``sizes`` (dict split -> rows), ``dedup`` (dict of counts), ``recipe`` (the data recipe, dict).
+A dataset's ``build_report.json`` is read with the data layer's types (``interplay_hf/data/report.py``), the
+only shape its writer produces.
 """
 
 from __future__ import annotations
@@ -18,7 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from interplay_hf.data.report import BuildReport, MixtureSummary, read_build_report, report_path
 from interplay_hf.errors import ConfigError
+from interplay_hf.evaluation.results_schema import RESULTS_FILE, Block, Results
 from interplay_hf.redact import REDACTED, redact, scrub  # noqa: F401 - re-exported for the card modules
 
 REWARD_MEANINGS = {
@@ -234,76 +233,52 @@ def reward_rows(recipe: dict | None) -> list[dict[str, str]]:
 # ------------------------------------------------------------------------------------------------
 
 
-def _ops_text(component: dict) -> str:
-    ops = component.get("ops", component.get("op_range", component.get("op")))
-    if ops is None and component.get("op_min") is not None:
-        ops = [component["op_min"], component.get("op_max", component["op_min"])]
-    if isinstance(ops, (list, tuple)) and len(ops) == 2 and all(isinstance(o, int) for o in ops):
-        return f"{ops[0]}–{ops[1]}" if ops[0] != ops[1] else str(ops[0])
-    if isinstance(ops, dict):  # op -> probability
+def _ops_text(component: MixtureSummary) -> str:
+    ops = component["ops"]
+    if isinstance(ops, dict):  # op -> weight
         return ", ".join(f"{k}: {fmt(v)}" for k, v in ops.items())
-    return fmt(ops) if ops is not None else "–"
+    return f"{ops[0]}–{ops[1]}" if ops[0] != ops[1] else str(ops[0])
 
 
-def _contexts_text(component: dict) -> str:
-    contexts = component.get("contexts", component.get("context"))
-    if isinstance(contexts, dict):
-        return ", ".join(f"{k} {fmt(v)}" for k, v in contexts.items())
-    return fmt(contexts) if contexts is not None else "–"
+def _counts_text(counts: dict[str, int | float]) -> str:
+    return ", ".join(f"{k} {fmt(v)}" for k, v in counts.items())
 
 
-def mixture_rows(mixture: Any, prefix: str = "") -> list[dict[str, str]]:
-    """Normalise the mixture shapes a data recipe/report may use into table rows."""
-    if mixture is None:
-        return []
-    if isinstance(mixture, dict):
-        for key in ("components", "mixture", "sources"):
-            if key in mixture:
-                return mixture_rows(mixture[key], prefix)
-        if any(isinstance(v, (list, dict)) for v in mixture.values()):  # split -> components
-            rows = []
-            for split, sub in mixture.items():
-                rows.extend(mixture_rows(sub, f"{prefix}{split}"))
-            return rows
-        return [_component_row(mixture, prefix or "all", 0)]
-    if isinstance(mixture, list):
-        return [_component_row(c, prefix, i) for i, c in enumerate(mixture) if isinstance(c, dict)]
-    return []
+def mixture_rows(mixture: dict[str, list[MixtureSummary]] | None) -> list[dict[str, str]]:
+    """One table row per mixture component of each training split, as ``build_report.json`` records them."""
+    return [
+        {"component": f"{split} #{i + 1}", "ops": _ops_text(c), "weight": fmt(c["weight"]),
+         "contexts": _counts_text(c["contexts"])}
+        for split, components in (mixture or {}).items()
+        for i, c in enumerate(components)
+    ]
 
 
-def _component_row(component: dict, prefix: str, index: int) -> dict[str, str]:
-    name = component.get("name") or component.get("split") or f"#{index + 1}"
-    weight = next((component[k] for k in ("weight", "proportion", "share", "prob", "fraction", "num_examples", "count") if k in component), None)
-    return {
-        "component": f"{prefix} {name}".strip() if prefix else str(name),
-        "ops": _ops_text(component),
-        "weight": fmt(weight) if weight is not None else "–",
-        "contexts": _contexts_text(component),
-    }
+def split_rows(report: BuildReport | None) -> list[dict[str, str]]:
+    """Rows, ops, contexts and duplicates dropped of each split."""
+    rows = []
+    for name, split in (report or {}).get("splits", {}).items():
+        ops = sorted(int(op) for op in split["ops"])
+        dropped = split["duplicates_dropped"]
+        rows.append({
+            "name": name,
+            "rows": f"{split['rows']:,}",
+            "ops": (f"{ops[0]}–{ops[-1]}" if ops[0] != ops[-1] else str(ops[0])) if ops else "–",
+            "contexts": _counts_text(split["contexts"]) or "–",
+            "dropped": f"{sum(dropped.values()):,}" + (f" ({_counts_text(dropped)})" if dropped else ""),
+        })
+    return rows
 
 
-def split_sizes(report: dict | None) -> list[tuple[str, str]]:
-    if not report:
-        return []
-    if isinstance(report.get("splits"), dict):
-        out = []
-        for split, info in report["splits"].items():
-            rows = info.get("num_rows", info.get("rows", info.get("num_examples"))) if isinstance(info, dict) else info
-            out.append((split, fmt(rows)))
-        return out
-    if isinstance(report.get("sizes"), dict):
-        return [(k, fmt(v)) for k, v in report["sizes"].items()]
-    return []
+def split_sizes(report: BuildReport | None) -> list[tuple[str, str]]:
+    return [(row["name"], row["rows"]) for row in split_rows(report)]
 
 
-def load_data_report(source: str | Path | dict | None) -> dict | None:
-    """A build report as a dict, from a dict, a build_report.json path or a dataset directory."""
+def load_data_report(source: str | Path | BuildReport | None) -> BuildReport | None:
+    """A build report from a dict, a build_report.json path or a dataset directory."""
     if source is None or isinstance(source, dict):
         return source
-    path = Path(source)
-    if path.is_dir():
-        path = path / "build_report.json"
-    return read_json(path)
+    return read_build_report(source)
 
 
 def dataset_report_for(recipe: dict | None, stage_dir: Path) -> tuple[str | None, dict | None]:
@@ -313,7 +288,7 @@ def dataset_report_for(recipe: dict | None, stage_dir: Path) -> tuple[str | None
         return None, None
     # as given (relative to the cwd the pipeline ran in), or a sibling of the stage in its run dir
     for candidate in (Path(name), stage_dir.parent / name, stage_dir.parent / Path(name).name):
-        if (candidate / "build_report.json").is_file():
+        if report_path(candidate).is_file():
             return "/".join(Path(name).parts[-2:]), load_data_report(candidate)
     return ("/".join(Path(name).parts[-2:]) if not HUB_ID_RE.match(name) else name), None
 
@@ -323,69 +298,62 @@ def dataset_report_for(recipe: dict | None, stage_dir: Path) -> tuple[str | None
 # ------------------------------------------------------------------------------------------------
 
 
-def load_results(results: str | Path | dict | None, stage_dir: Path | None = None) -> tuple[dict | None, Path | None]:
-    """(results.json as a dict, its directory) from a dict, a file, an eval dir, or beside the stage."""
+def load_results(results: str | Path | Results | None, stage_dir: Path | None = None) -> tuple[Results | None, Path | None]:
+    """(results.json, its directory) from a dict, a file, an eval dir, or beside the stage; read and checked by
+    the evaluation layer, which writes it."""
+    from interplay_hf.evaluation.aggregate import load_results as load_eval_results
+
     if isinstance(results, dict):
         return results, None
-    candidates: list[Path] = []
     if results is not None:
         path = Path(results)
-        candidates = [path / "results.json" if path.is_dir() else path]
-        if not candidates[0].is_file():
+        path = path / RESULTS_FILE if path.is_dir() else path
+        if not path.is_file():
             raise ConfigError(f"--results {results}: no results.json there; point it at an eval output dir or its results.json")
-    elif stage_dir is not None:
-        candidates = [stage_dir / "results.json", stage_dir / "eval" / "results.json"]
-    for path in candidates:
-        data = read_json(path)
-        if data is not None:
-            return data, path.parent
+        return load_eval_results(path), path.parent
+    for folder in (stage_dir, stage_dir / "eval") if stage_dir is not None else ():
+        if (folder / RESULTS_FILE).is_file():
+            return load_eval_results(folder), folder
     return None, None
 
 
-def _value(block: dict, metric: str, k: int) -> float | None:
-    values = block.get(metric) or {}
-    value = values.get(str(k), values.get(k))
-    return float(value) if value is not None else None
-
-
-def _cell(value: float | None) -> str:
+def _cell(block: Block, metric: str, k: int) -> str:
+    value = block[metric].get(str(k))  # type: ignore[literal-required]
     return f"{value:.3f}" if value is not None else "–"
 
 
-def evaluation_section(results: dict) -> dict[str, Any]:
-    """The card's evaluation tables (per regime, per context) from a results.json dict."""
-    ks = [int(k) for k in results.get("k", [])]
-    summary = results.get("summary") or {}
-    if not ks or not summary:
-        raise ConfigError("results.json has no `k` list or no `summary`; re-run `interplay-hf eval` to produce it")
-    regimes = results.get("regimes") or {}
-    per_regime = summary.get("per_regime") or {}
+def _regime_blocks(results: Results) -> list[tuple[str, Block]]:
+    return [*results["summary"]["per_regime"].items(), ("overall", results["summary"]["overall"])]
+
+
+def evaluation_section(results: Results) -> dict[str, Any]:
+    """The card's evaluation tables (per regime, per context) from a results.json."""
+    ks, regimes = results["k"], results["regimes"]
     rows = []
-    for name, block in list(per_regime.items()) + [("overall", summary.get("overall"))]:
-        if not block:
-            continue
+    for name, block in _regime_blocks(results):
         span = regimes.get(name)
         rows.append(
             {
                 "name": name,
-                "ops": f"{span[0]}–{span[1]}" if span else ("all" if name == "overall" else "–"),
-                "num_problems": block.get("num_problems", "–"),
-                "process": [_cell(_value(block, "process_pass@k", k)) for k in ks],
-                "process_first": [_cell(_value(block, "process_pass@k_first", k)) for k in ks],
-                "outcome": [_cell(_value(block, "outcome_pass@k", k)) for k in ks],
-                "chance": [_cell(_value(block, "chance_pass@k", k)) for k in ks],
+                "ops": f"{span[0]}–{span[1]}" if span else "all",
+                "num_problems": block["num_problems"],
+                "process": [_cell(block, "process_pass@k", k) for k in ks],
+                "process_first": [_cell(block, "process_pass@k_first", k) for k in ks],
+                "outcome": [_cell(block, "outcome_pass@k", k) for k in ks],
+                "chance": [_cell(block, "chance_pass@k", k) for k in ks],
             }
         )
-    contexts = []
-    for name, block in (summary.get("per_context") or {}).items():
-        pairs = [(_cell(_value(block, "process_pass@k", k)), _cell(_value(block, "outcome_pass@k", k))) for k in ks]
-        contexts.append({"name": name, "num_problems": block.get("num_problems", "–"), "pairs": pairs})
-    sampling = results.get("sampling") or {}
+    contexts = [
+        {"name": name, "num_problems": block["num_problems"],
+         "pairs": [(_cell(block, "process_pass@k", k), _cell(block, "outcome_pass@k", k)) for k in ks]}
+        for name, block in results["summary"]["per_context"].items()
+    ]
+    shown = ("temperature", "top_p", "max_new_tokens", "seed", "backend")
     return {
-        "data": _short_path(results.get("data")),
-        "n": results.get("n", "–"),
+        "data": _short_path(results["data"]),
+        "n": results["n"],
         "k": ks,
-        "sampling": [(k, fmt(v)) for k, v in sampling.items() if k in ("temperature", "top_p", "max_new_tokens", "seed", "backend")],
+        "sampling": [(k, fmt(v)) for k, v in results["sampling"].items() if k in shown],
         "regimes": rows,
         "contexts": contexts if len(contexts) > 1 else [],
     }
@@ -397,24 +365,18 @@ def _short_path(value: Any) -> str:
     return value if HUB_ID_RE.match(value) else "/".join(Path(value).parts[-2:])
 
 
-def eval_results(results: dict, model_name: str):
+def eval_results(results: Results, model_name: str):
     """``EvalResult`` entries for the card's ``model-index``: process and outcome pass@k per regime."""
     from huggingface_hub import EvalResult
 
-    ks = [int(k) for k in results.get("k", [])]
-    summary = results.get("summary") or {}
-    data_name = _short_path(results.get("data"))
-    regimes = results.get("regimes") or {}
+    data_name = _short_path(results["data"])
     out = []
-    blocks = list((summary.get("per_regime") or {}).items()) + [("overall", summary.get("overall"))]
-    for regime, block in blocks:
-        if not block:
-            continue
-        span = regimes.get(regime)
+    for regime, block in _regime_blocks(results):
+        span = results["regimes"].get(regime)
         label = f"{regime} (op {span[0]}-{span[1]})" if span else regime
         for metric, pretty in (("process_pass@k", "process-verified pass@{k}"), ("outcome_pass@k", "outcome pass@{k}")):
-            for k in ks:
-                value = _value(block, metric, k)
+            for k in results["k"]:
+                value = block[metric].get(str(k))  # type: ignore[literal-required]
                 if value is None:
                     continue
                 out.append(

@@ -28,7 +28,6 @@ from interplay_hf.hub.card_inputs import (
     dataset_report_for,
     eval_results,
     evaluation_section,
-    find,
     fmt,
     human,
     load_data_report,
@@ -42,6 +41,7 @@ from interplay_hf.hub.card_inputs import (
     recipe_yaml_text,
     reward_rows,
     scrub,
+    split_rows,
     split_sizes,
     stage_kind,
     training_budget,
@@ -136,7 +136,7 @@ def model_card_context(
     dataset_name, report = dataset_report_for(recipe, stage_dir)
     if data_report is not None:
         report = load_data_report(data_report)
-    mixture = mixture_rows((report or {}).get("mixture")) or mixture_rows(find(recipe, "mixture", "data_mixture"))
+    mixture = mixture_rows((report or {}).get("mixture"))
 
     kind = stage_kind(stage_dir, recipe)
     origin = model_origin(recipe)
@@ -273,7 +273,7 @@ def dataset_card_context(
     dataset_dir = Path(dataset_dir)
     if not dataset_dir.is_dir():
         raise ConfigError(f"dataset dir {dataset_dir} does not exist; give the --output-dir of `interplay-hf data build`")
-    report = load_data_report(report if report is not None else dataset_dir) or {}
+    report = load_data_report(report if report is not None else dataset_dir)
     import datasets
 
     try:
@@ -281,43 +281,31 @@ def dataset_card_context(
     except FileNotFoundError as err:
         raise ConfigError(f"{dataset_dir} is not a dataset saved with save_to_disk ({err})") from err
     splits_ds = loaded if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
-    report_splits = report.get("splits") if isinstance(report.get("splits"), dict) else {}
-    extra_cols: list[str] = []
-    for info in report_splits.values():
-        if isinstance(info, dict):
-            for key in info:
-                if key not in ("num_rows", "rows", "num_examples") and key not in extra_cols and not isinstance(info[key], (dict, list)):
-                    extra_cols.append(key)
-    splits = []
-    total = 0
-    for split, ds in splits_ds.items():
-        info = report_splits.get(split) if isinstance(report_splits.get(split), dict) else {}
-        total += ds.num_rows
-        splits.append({"name": split, "rows": f"{ds.num_rows:,}", "extra": [fmt(info.get(c, "–")) for c in extra_cols]})
+    total = sum(ds.num_rows for ds in splits_ds.values())
+    splits = split_rows(report) or [
+        {"name": name, "rows": f"{ds.num_rows:,}", "ops": "–", "contexts": "–", "dropped": "–"}
+        for name, ds in splits_ds.items()
+    ]
     first = next(iter(splits_ds.values()))
     schema = [
         {"name": col, "dtype": getattr(feature, "dtype", type(feature).__name__), "description": COLUMN_MEANINGS.get(col, "")}
         for col, feature in first.features.items()
     ]
-    generator = report.get("generator") if isinstance(report.get("generator"), dict) else {}
-    generator_rows = [(k, fmt(v)) for k, v in generator.items()]
-    if report.get("seed") is not None and "seed" not in generator:
-        generator_rows.append(("seed", fmt(report["seed"])))
-    recipe = report.get("recipe") if isinstance(report.get("recipe"), dict) else None
-    mixture = mixture_rows(report.get("mixture")) or mixture_rows(find(recipe, "mixture", "splits"))
-    name = title or report.get("name") or (repo_id.split("/")[-1] if repo_id else dataset_dir.name)
+    generator = [(k, fmt(v)) for k, v in report["generator"].items()] + [("seed", fmt(report["seed"]))] if report else []
+    name = title or (report["name"] if report else None) or (repo_id.split("/")[-1] if repo_id else dataset_dir.name)
+    summary = (report["description"] if report else None) or \
+        f"Synthetic reasoning problems: {total:,} rows in {len(splits)} split(s)."
     return {
         "title": name,
-        "summary": report.get("description") or f"Synthetic reasoning problems: {total:,} rows in {len(splits)} split(s).",
+        "summary": summary,
         "repo_id": repo_id,
         "load": {"repo_id": repo_id or f"<path to {dataset_dir.name}>"},
-        "generator": generator_rows,
-        "mixture": mixture,
+        "generator": generator,
+        "mixture": mixture_rows(report["mixture"]) if report else [],
         "splits": splits,
-        "split_columns": extra_cols,
-        "dedup": [(k, fmt(v)) for k, v in (report.get("dedup") or {}).items()] if isinstance(report.get("dedup"), dict) else [],
+        "dedup_against": report["dedup_against"] if report else [],
         "schema": schema,
-        "recipe_yaml": recipe_yaml_text(recipe) if recipe else None,
+        "recipe_yaml": recipe_yaml_text(report["recipe"]) if report else None,
         "citation": CITATION,
         "license": license,
         "version": __version__,

@@ -69,7 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from interplay_hf.hub.push import is_dataset_dir, push, push_dataset
+    from interplay_hf.hub.push import push, push_dataset
+    from interplay_hf.hub.upload_plan import is_dataset_dir
 
     if is_dataset_dir(args.path):
         card = push_dataset(args.path, args.repo_id, revision=args.revision, private=args.private, dry_run=args.dry_run)
@@ -102,7 +103,7 @@ def run_push(args: argparse.Namespace) -> int:
 
 def run_card(args: argparse.Namespace) -> int:
     from interplay_hf.hub.cards import DATASET_TEMPLATE, MODEL_TEMPLATE, render_dataset_card, render_model_card
-    from interplay_hf.hub.push import is_dataset_dir
+    from interplay_hf.hub.upload_plan import is_dataset_dir
 
     if is_dataset_dir(args.path):
         card = render_dataset_card(args.path, report=args.report, repo_id=args.repo_id, license=args.license, template=args.template or DATASET_TEMPLATE)

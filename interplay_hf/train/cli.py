@@ -140,7 +140,11 @@ def run_train(args) -> int:
     num_processes = args.num_processes or max(1, int(getattr(accel, "num_processes", 1) or 1))
     on_cpu = bool(getattr(accel, "use_cpu", False))
     # Everything is checked here, for the launch's world size, before processes start.
-    parse_stage_args(args.stage_name, ["--config", args.config, *overrides], world_size=num_processes)
+    _, training_args, _ = parse_stage_args(args.stage_name, ["--config", args.config, *overrides], world_size=num_processes)
+    if training_args.push_to_hub:
+        from interplay_hf.hub.push import TrainedStagePush
+
+        TrainedStagePush().check(training_args)
     cmd = launch_command(args.stage_name, args.config, config_path, num_processes, on_cpu, overrides)
     print(shlex.join(redact_argv(cmd)), flush=True)
     if args.dry_run:

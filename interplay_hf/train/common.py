@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any, Protocol
 
 from interplay_hf.errors import ConfigError
 
@@ -188,7 +189,7 @@ def world_size(training_args) -> int:
 
 
 def finish(trainer, train_result, script_args, training_args, model_args, comments: list[str]) -> None:
-    """Metrics and state, the final model + tokenizer at the top of output_dir, recipe.yaml, optional push."""
+    """Metrics and state, the final model + tokenizer at the top of output_dir, and recipe.yaml."""
     from interplay_hf.train.config import save_recipe
     from interplay_hf.versions import versions_comment
 
@@ -201,13 +202,20 @@ def finish(trainer, train_result, script_args, training_args, model_args, commen
         save_recipe(os.path.join(training_args.output_dir, "recipe.yaml"), script_args, training_args, model_args,
                     [*comments, versions_comment()])
         logger.info("Model, tokenizer and recipe.yaml saved to %s", training_args.output_dir)
-    if training_args.push_to_hub:
-        trainer.push_to_hub()
     trainer.accelerator.wait_for_everyone()
 
 
-def stage_cli(kind: str, main, argv: list[str] | None = None) -> int:
-    """``python -m interplay_hf.train.<kind>``: parse, check, train, under the CLI error policy (one line, no traceback)."""
+class StagePusher(Protocol):
+    """Pushes a finished stage for ``push_to_hub: true`` (the Hub layer's ``TrainedStagePush``)."""
+
+    def check(self, training_args: Any) -> None: ...
+
+    def __call__(self, training_args: Any) -> None: ...
+
+
+def stage_cli(kind: str, main, argv: list[str] | None = None, pusher: StagePusher | None = None) -> int:
+    """``python -m interplay_hf.train.<kind>``: parse, check, train, push, under the CLI error policy (one line,
+    no traceback). ``pusher`` comes from the script's ``__main__`` block: the Hub layer sits above training."""
     from interplay_hf.cli_guard import pop_debug_flag, run_guarded
     from interplay_hf.train.config import parse_stage_args
 
@@ -216,9 +224,27 @@ def stage_cli(kind: str, main, argv: list[str] | None = None) -> int:
     def parse_check_train():
         script_args, training_args, model_args = parse_stage_args(kind, argv)
         check_one_job(training_args)
-        return main(script_args, training_args, model_args)
+        push = take_push_request(training_args, pusher)
+        main(script_args, training_args, model_args)
+        if push is not None and int(os.environ.get("RANK", "0") or 0) == 0:
+            push(training_args)
+        return 0
 
     return run_guarded(f"interplay-hf train {kind}", parse_check_train, debug=debug)
+
+
+def take_push_request(training_args, pusher: StagePusher | None) -> StagePusher | None:
+    """Check a ``push_to_hub: true`` before any compute and take it from the Trainer, which would push every
+    checkpoint with its own card and pickled arguments; ``pusher`` uploads the finished stage once instead.
+    The stage's recipe.yaml therefore records ``push_to_hub: false``: re-running it does not push again."""
+    if not training_args.push_to_hub:
+        return None
+    if pusher is None:
+        raise ConfigError("push_to_hub: run the stage with `interplay-hf train` or `python -m interplay_hf.train.<kind>`"
+                          ", or push it afterwards with `interplay-hf push OUTPUT_DIR --repo-id ...`")
+    pusher.check(training_args)
+    training_args.push_to_hub = False
+    return pusher
 
 
 def check_one_job(training_args) -> None:

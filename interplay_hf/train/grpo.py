@@ -14,6 +14,7 @@ import sys
 
 from interplay_hf.train.callbacks import add_heldout_eval, split_heldout
 from interplay_hf.train.common import (
+    StagePusher,
     apply_budget,
     finish,
     last_checkpoint,
@@ -99,9 +100,11 @@ def chat_prompts(script_args, tokenizer) -> bool:
     return script_args.prompt_format == "conversational"
 
 
-def cli(argv: list[str] | None = None) -> int:
-    return stage_cli("grpo", main, argv)
+def cli(argv: list[str] | None = None, pusher: StagePusher | None = None) -> int:
+    return stage_cli("grpo", main, argv, pusher)
 
 
-if __name__ == "__main__":
-    sys.exit(cli())
+if __name__ == "__main__":  # the entry point: `push_to_hub: true` goes through the Hub layer
+    from interplay_hf.hub.push import TrainedStagePush
+
+    sys.exit(cli(pusher=TrainedStagePush()))
