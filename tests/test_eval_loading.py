@@ -9,7 +9,7 @@ import pytest
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.cli import resolve_released_args
 from interplay_hf.evaluation.config import PAPER_EVAL_RECIPE, EvalConfig
-from interplay_hf.hub.catalogue import resolve_released, resolve_released_eval
+from interplay_hf.hub.released import resolve_released, resolve_released_eval
 
 
 def released_config(**values) -> EvalConfig:

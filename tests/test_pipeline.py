@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from interplay_hf.errors import ConfigError
+from interplay_hf.pipeline.decide import DONE_FILE, decide, select_stages
 from interplay_hf.pipeline.plan import build_plan
-from interplay_hf.pipeline.run import DONE_FILE, decide, run_pipeline, select_stages
+from interplay_hf.pipeline.run import run_pipeline
 
 
 def write(path: Path, text: str) -> Path:

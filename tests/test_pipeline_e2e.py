@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from interplay_hf.pipeline.run import DONE_FILE, run_pipeline
+from interplay_hf.pipeline.decide import DONE_FILE
+from interplay_hf.pipeline.run import run_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from interplay_hf.pipeline.decide import DONE_FILE, decide, select_stages
 from interplay_hf.pipeline.plan import build_plan
-from interplay_hf.pipeline.run import DONE_FILE, decide, run_pipeline, select_stages
+from interplay_hf.pipeline.run import run_pipeline
 from interplay_hf.pipeline.smoke import CPU_CONFIG, TEST_ROWS, TINY_PRESET, TRAIN_ROWS
 
 REPO = Path(__file__).resolve().parent.parent

@@ -181,8 +181,24 @@ def test_train_command_dry_run_prints_the_accelerate_launch_line(paths, capsys):
     recipe = sft_recipe(paths)
     assert main(["train", "sft", "--config", recipe, "--num-processes", "2", "--dry-run", "--", "--seed", "1"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert "accelerate.commands.launch --config_file" in line and "cpu.yaml --num_processes 2 --multi_gpu" in line
+    assert "accelerate.commands.launch --config_file" in line and "cpu.yaml --multi_gpu --num_processes 2 -m" in line
     assert line.endswith(f"-m interplay_hf.train.sft --config {recipe} --seed 1")
+
+
+@pytest.mark.parametrize(("config", "one_process"), [
+    ("cpu.yaml", True), ("ddp.yaml", False), ("fsdp.yaml", False), ("zero2.yaml", False), ("multi_node.yaml", False),
+])
+def test_one_launch_rule_for_multi_gpu(config, one_process):
+    """`interplay-hf train` and pipeline stages share one builder: --multi_gpu exactly when the config alone would
+    start a single process and more than one is asked for."""
+    from interplay_hf.launch import AccelerateLaunch, starts_one_process
+
+    root = Path(__file__).resolve().parents[1]
+    assert starts_one_process(root / "accelerate_configs" / config) is one_process
+    words = AccelerateLaunch("m", ("--x",), f"accelerate_configs/{config}", 2, root=root).words()
+    assert ("--multi_gpu" in words) is one_process
+    assert words[-3:] == ["-m", "m", "--x"] and words[words.index("--num_processes") + 1] == "2"
+    assert "--multi_gpu" not in AccelerateLaunch("m", (), f"accelerate_configs/{config}", 1, root=root).words()
 
 
 def test_errors_surface_before_any_model_is_built(paths, monkeypatch):

@@ -70,7 +70,7 @@ def register(subparsers) -> None:
 def resolve_released_args(args: argparse.Namespace) -> argparse.Namespace:
     """``--released NAME`` turned into --model/--subfolder/--revision and the checkpoint's eval set, here at the
     entry point: the catalogue belongs to the Hub layer, above evaluation (docs/architecture.md)."""
-    from interplay_hf.hub.catalogue import resolve_released_eval
+    from interplay_hf.hub.released import resolve_released_eval
 
     keys = ("released", "model", "subfolder", "revision", "data", "ops", "contexts")
     resolved = resolve_released_eval({key: getattr(args, key, None) for key in keys})

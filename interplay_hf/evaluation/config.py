@@ -106,7 +106,7 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.released and not self.model:
             raise ConfigError(f"--released {self.released}: not resolved; the command line resolves it (in Python: "
-                              "EvalConfig(**interplay_hf.hub.catalogue.resolve_released_eval({...})))")
+                              "EvalConfig(**interplay_hf.hub.released.resolve_released_eval({...})))")
         if self.n is None or int(self.n) <= 0:
             raise ConfigError(f"--n must be a positive number of samples per problem, got {self.n}")
         self.n = int(self.n)

@@ -3,8 +3,8 @@
 One import point for the rest of the package (evaluation, train scripts, pipeline) and for users
 (``from interplay_hf.hub import load_released``):
 
-- released checkpoints: :func:`resolve_released`, :func:`load_released`, :data:`CATALOGUE`
-  (``catalogue.py``, pure Python);
+- released checkpoints: :data:`CATALOGUE` (``catalogue.py``, the table, pure Python), and
+  :func:`resolve_released`, :func:`load_released` (``released.py``);
 - cards: :func:`render_model_card`, :func:`render_dataset_card` (``cards.py``, what they say read by
   ``card_inputs.py``; templates in ``interplay_hf/templates/``);
 - names: repo ids, revisions and subfolders checked before any upload (``names.py``);
@@ -18,18 +18,10 @@ Modules of this package import each other by their own names (``interplay_hf.hub
 """
 
 from interplay_hf.hub.cards import CITATION, render_dataset_card, render_model_card
-from interplay_hf.hub.catalogue import (
-    CATALOGUE,
-    REPOS,
-    ReleasedCheckpoint,
-    UncataloguedCheckpointWarning,
-    format_catalogue,
-    list_released,
-    load_released,
-    resolve_released,
-)
+from interplay_hf.hub.catalogue import CATALOGUE, REPOS, ReleasedCheckpoint, UncataloguedCheckpointWarning
 from interplay_hf.hub.names import sanitize_revision
 from interplay_hf.hub.push import TrainedStagePush, execute_plan, push, push_dataset, push_stage
+from interplay_hf.hub.released import format_catalogue, list_released, load_released, resolve_released
 from interplay_hf.hub.upload_plan import UploadItem, UploadPlan, plan_push, plan_stage_upload
 
 __all__ = [

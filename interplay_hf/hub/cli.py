@@ -126,7 +126,7 @@ def run_card(args: argparse.Namespace) -> int:
 
 
 def run_released_list(args: argparse.Namespace) -> int:
-    from interplay_hf.hub.catalogue import format_catalogue, list_released
+    from interplay_hf.hub.released import format_catalogue, list_released
 
     entries = list_released(args.repo, include_inferred=not args.confirmed_only)
     if args.json:
@@ -138,7 +138,7 @@ def run_released_list(args: argparse.Namespace) -> int:
 
 
 def run_released_show(args: argparse.Namespace) -> int:
-    from interplay_hf.hub.catalogue import resolve_released
+    from interplay_hf.hub.released import resolve_released
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -13,9 +13,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from interplay_hf.errors import ConfigError
+from interplay_hf.launch import AccelerateLaunch
 from interplay_hf.pipeline.schema import REF_RE, PlannedStage
-from interplay_hf.yaml_io import load_yaml_mapping, merge_recipe, read_yaml
+from interplay_hf.yaml_io import load_yaml_mapping, merge_recipe
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -112,18 +112,6 @@ def render_command(stage, stage_type, body, accelerate_config, num_processes, la
         args["labels"] = _report_labels(args["evals"], context)
     resolved = resolve_refs(args, context)
     words: list[str] = []
-    if stage_type.program == "accelerate":
-        words = ["accelerate", "launch"]
-        if accelerate_config is not None:
-            words += ["--config_file", str(accelerate_config)]
-        if num_processes is not None:
-            if num_processes > 1 and _single_process_config(root, accelerate_config):
-                words.append("--multi_gpu")  # a MULTI_CPU/NO config silently starts one process otherwise
-            words += ["--num_processes", str(num_processes)]
-        words += [str(a) for a in launch_args]
-        words += ["-m", *stage_type.base]
-    else:
-        words = [stage_type.program, *stage_type.base]
     recipe_word = resolve_refs(stage.recipe, context) if stage.recipe else None
     if body.get("recipe_overrides") is not None:
         recipe_word = display_path(stage.merged_recipe_path, root)
@@ -138,22 +126,12 @@ def render_command(stage, stage_type, body, accelerate_config, num_processes, la
         words += [stage_type.output_flag, out, *stage_type.fixed_flags]
     for key, value in resolved.items():
         words += _flag_words(key, value, stage_type.flag_style)
-    return words
-
-
-def _single_process_config(root: Path, accelerate_config: str | None) -> bool:
-    """True when the accelerate config would launch one process (NO / MULTI_CPU / none given)."""
-    if accelerate_config is None:
-        return True
-    try:
-        config = read_yaml(root / accelerate_config, "accelerate config") or {}
-    except (OSError, ConfigError):
-        return True
-    if not isinstance(config, dict):
-        return True
-    kind = config.get("distributed_type", "NO")
-    kind = "NO" if kind is False else str(kind).upper()  # YAML 1.1 reads an unquoted NO as false
-    return kind in ("NO", "MULTI_CPU")  # use_cpu: true is fine: --multi_gpu then runs CPU ranks over gloo
+    if stage_type.program != "accelerate":
+        return [stage_type.program, *stage_type.base, *words]
+    module, *sub = stage_type.base
+    stage.launch = AccelerateLaunch(module, (*sub, *words), accelerate_config, num_processes,
+                                    tuple(str(a) for a in launch_args), root)
+    return stage.launch.words()
 
 
 def write_merged_recipe(stage: PlannedStage, root: Path) -> Path:

@@ -10,7 +10,7 @@ their own settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from interplay_hf.errors import ConfigError
@@ -62,10 +62,8 @@ def placed_plan(path: str | Path, runs_dir: str | Path, name: str, num_processes
 
 
 def placed_command(stage, placement: Placement) -> list[str]:
-    """The stage's ``accelerate launch`` command with the placement's launcher and script flags."""
-    script = stage.command[stage.command.index("-m"):]
-    launcher = ["accelerate", "launch", "--config_file", placement.accelerate_config, "--num_processes",
-                str(stage.processes)]
-    for key, value in placement.script_args.items():
-        script += [f"--{key}", value]
-    return launcher + script
+    """The stage's launch with the placement's accelerate config, process count and script flags."""
+    flags = tuple(word for key, value in placement.script_args.items() for word in (f"--{key}", value))
+    stage.launch = replace(stage.launch, config_file=placement.accelerate_config, num_processes=stage.processes,
+                           module_args=(*stage.launch.module_args, *flags))
+    return stage.launch.words()

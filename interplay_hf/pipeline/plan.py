@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -289,7 +290,7 @@ def _plan_stage(name, base, variant, body, defaults, where, root, output_dirs, o
 
 
 def _fix_global_batch(stage: PlannedStage, root: Path) -> None:
-    """Lay the recipe's global batch out on the stage's processes (flags appended to its command); GRPO's
+    """Lay the recipe's global batch out on the stage's processes (flags appended to its launch); GRPO's
     process count enters the hash when it differs from the recipe's, since each rank samples its own stream."""
     reference = stage.hash_parts["num_processes"] or 1
     batch = plan_batch(stage, root, stage.processes or 1, reference)
@@ -297,8 +298,9 @@ def _fix_global_batch(stage: PlannedStage, root: Path) -> None:
         stage.batch_line = "global batch: set at run time (the recipe is written by an input stage)"
         return
     stage.batch_line = batch.line
-    for key, value in batch.script_flags.items():
-        stage.command += [f"--{key}", str(value)]
+    flags = tuple(word for key, value in batch.script_flags.items() for word in (f"--{key}", str(value)))
+    stage.launch = replace(stage.launch, module_args=(*stage.launch.module_args, *flags))
+    stage.command = stage.launch.words()
     if stage.type == "grpo" and batch.processes != reference:
         stage.hash_parts["world_size"] = batch.processes
 

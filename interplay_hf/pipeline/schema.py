@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from interplay_hf.errors import ConfigError
+from interplay_hf.launch import AccelerateLaunch
 from interplay_hf.yaml_io import reject_unknown_keys
 
 # ---------------------------------------------------------------------------------------------------
@@ -143,6 +144,7 @@ class PlannedStage:
     placement: str | None = None  # set by placement.placed_plan (not hashed)
     processes: int | None = None  # processes the stage runs on (accelerate stages)
     batch_line: str = ""  # sft/grpo: "global batch: ...", the same for every process count
+    launch: AccelerateLaunch | None = None  # accelerate stages: the structured launch behind ``command``
 
     @property
     def log_path(self) -> Path:

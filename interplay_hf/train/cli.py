@@ -15,6 +15,7 @@ from pathlib import Path
 
 from interplay_hf.cli_guard import check_output_dir, debug_requested, run_launched
 from interplay_hf.errors import ConfigError
+from interplay_hf.launch import AccelerateLaunch
 from interplay_hf.redact import redact_argv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -120,13 +121,11 @@ def load_accelerate_config(path: Path):
         raise ConfigError(f"--accelerate-config {path}: not a valid accelerate config ({err}).") from None
 
 
-def launch_command(stage: str, recipe: str, accelerate_config: Path, num_processes: int, on_cpu: bool, overrides):
-    """The ``accelerate launch`` command line of a stage (CPU ranks > 1 need ``--multi_gpu``, see cpu.yaml)."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_config)]
-    cmd += ["--num_processes", str(num_processes)]
-    if on_cpu and num_processes > 1:
-        cmd.append("--multi_gpu")
-    return [*cmd, "-m", f"interplay_hf.train.{stage}", "--config", recipe, *overrides]
+def launch_command(stage: str, recipe: str, accelerate_config: Path, num_processes: int, overrides) -> list[str]:
+    """The ``accelerate launch`` command line of a stage, by the package's one launch builder."""
+    launch = AccelerateLaunch(f"interplay_hf.train.{stage}", ("--config", recipe, *overrides), str(accelerate_config),
+                              num_processes)
+    return launch.words(program=(sys.executable, "-m", "accelerate.commands.launch"))
 
 
 def run_train(args) -> int:
@@ -138,14 +137,13 @@ def run_train(args) -> int:
     if args.num_processes is not None and args.num_processes < 1:
         raise ConfigError(f"--num-processes: must be >= 1 (processes to launch), got {args.num_processes}.")
     num_processes = args.num_processes or max(1, int(getattr(accel, "num_processes", 1) or 1))
-    on_cpu = bool(getattr(accel, "use_cpu", False))
     # Everything is checked here, for the launch's world size, before processes start.
     _, training_args, _ = parse_stage_args(args.stage_name, ["--config", args.config, *overrides], world_size=num_processes)
     if training_args.push_to_hub:
         from interplay_hf.hub.push import TrainedStagePush
 
         TrainedStagePush().check(training_args)
-    cmd = launch_command(args.stage_name, args.config, config_path, num_processes, on_cpu, overrides)
+    cmd = launch_command(args.stage_name, args.config, config_path, num_processes, overrides)
     print(shlex.join(redact_argv(cmd)), flush=True)
     if args.dry_run:
         return 0
