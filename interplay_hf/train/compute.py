@@ -18,10 +18,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
-
 from interplay_hf.errors import ConfigError
 from interplay_hf.models import safetensors_parameters
+from interplay_hf.yaml_io import load_yaml_mapping
 
 FORWARD = 2  # FLOPs per parameter per token
 BACKWARD = 4
@@ -52,8 +51,7 @@ def _recipe(stage_dir: Path) -> dict:
     path = stage_dir / "recipe.yaml"
     if not path.is_file():
         raise ConfigError(f"{stage_dir}: no recipe.yaml; give the output folder of a finished training stage")
-    recipe = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return recipe if isinstance(recipe, dict) else {}
+    return load_yaml_mapping(path, "stage recipe")
 
 
 def flops_per_parameter_token(recipe: dict) -> tuple[str, int]:
