@@ -25,7 +25,9 @@ def _parse(stage: str, path: Path, *overrides: str):
 @pytest.mark.parametrize("path", GRPO_100M, ids=lambda p: p.stem)
 def test_paper_grpo_recipes_use_the_official_verl_settings(path):
     script, train, _ = _parse("grpo", path)
-    assert script.reward_funcs == ["outcome"]  # verl compute_score: the answer string only
+    # verl compute_score (the answer string) for extrapolation RL; the mid-training + RL runs (cpt-rl yamls) use
+    # compute_score_with_step_process with zero_on_process_mismatch: our strict reward
+    assert script.reward_funcs == (["strict"] if path.stem.endswith(("_light", "_medium", "_heavy")) else ["outcome"])
     assert train.weight_decay == 0.01 and train.adam_beta1 == 0.9 and train.adam_beta2 == 0.999
     assert train.delta == 3.0 and train.epsilon == 0.2 and train.loss_type == "dapo"
     assert script.stop_at_answer_close is False  # rollouts run to EOS
@@ -39,18 +41,18 @@ def test_paper_sft_recipes_use_the_transformers_adam_defaults_as_llama_factory_d
 
 
 def test_rewards_per_paper_pipeline(tmp_path):
-    """Outcome-only where the official runs were (extrapolation, mid-training vs RL); process rewards where studied."""
+    """Outcome-only where the official runs were (extrapolation), strict where they were (mid-training + RL, context)."""
     def rewards(name: str) -> dict[str, list[str]]:
         plan = build_plan(REPO / f"recipes/paper/{name}/pipeline.yaml", tmp_path)
         out = {}
         for stage in plan.stages:
             if stage.type == "grpo":
-                script, _, _ = _parse("grpo", REPO / stage.recipe, *_flags(stage.args))
+                script, _, _ = _parse("grpo", REPO / stage.recipe, *_flags({**stage.args, **(stage.recipe_overrides or {})}))
                 out[stage.name] = script.reward_funcs
         return out
 
     assert set(map(tuple, rewards("extrapolation").values())) == {("outcome",)}
-    assert set(map(tuple, rewards("midtrain_vs_rl").values())) == {("outcome",)}
+    assert set(map(tuple, rewards("midtrain_vs_rl").values())) == {("strict",)}
     assert set(map(tuple, rewards("context").values())) == {("strict",)}
     assert sorted(map(tuple, rewards("process_reward").values())) == [
         ("mixed",), ("mixed",), ("mixed",), ("outcome",), ("strict",)]

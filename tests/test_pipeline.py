@@ -179,6 +179,30 @@ def test_budget_splits_become_stage_args(tmp_path):
     assert cmd[cmd.index("--max_steps") + 1] == "120"
 
 
+def test_budget_per_sample_converts_a_share_into_another_unit(tmp_path):
+    """The official mid-training vs RL budget: RL prompts, with mid-training paid in tokens per prompt."""
+    write(tmp_path / "sft.yaml", "learning_rate: 2.0e-4\n")
+    body = """
+        name: b
+        budget:
+          total_samples: 102400
+          splits: {s: {mid: 0.8, rl: 0.2}}
+          to_args:
+            mid: {arg: max_train_tokens, per_sample: PER}
+            rl: {arg: max_train_samples}
+        stages:
+          mid: {type: sft, recipe: sft.yaml}
+          rl: {type: grpo, recipe: sft.yaml}
+        """
+    plan = build_plan(pipeline(tmp_path, body.replace("PER", "19814.4")), tmp_path / "runs")
+    assert plan.stage("mid").args["max_train_tokens"] == 1_623_195_648  # 81,920 x 19,814.4
+    assert plan.stage("rl").args["max_train_samples"] == 20480
+    assert "x 19814.4 -> max_train_tokens=1623195648" in plan.stage("mid").budget_note
+    for bad in ("0", "-2", "true", "'many'"):
+        with pytest.raises(ConfigError, match=r"budget\.to_args\.mid\.per_sample: a positive number"):
+            build_plan(pipeline(tmp_path, body.replace("PER", bad)), tmp_path / "runs")
+
+
 # --- hashes ---------------------------------------------------------------------------------------
 def test_hash_changes_with_the_stage_recipe_and_propagates_downstream_only(tmp_path):
     recipe = write(tmp_path / "data.yaml", "ops: [2, 3]\n")

@@ -72,14 +72,17 @@ def test_the_mini_study_compares_arms_that_differ_only_in_the_intervention(tmp_p
     assert plan.stage("rl_mid").args["max_train_samples"] * 2 == 320  # half of rl.edge's prompts (grpo.yaml)
 
 
-def test_the_paper_budget_reproduces_the_train_recipes_sample_counts(tmp_path):
+def test_the_paper_budget_reproduces_the_train_recipes_budgets(tmp_path):
+    """RL prompts for GRPO; mid-training paid in tokens, 19,814.4 per prompt of its share (the official ratio)."""
     plan = build_plan(RECIPES / "paper/midtrain_vs_rl/pipeline.yaml", tmp_path)
     for variant in ("light", "medium", "heavy"):
-        for stage_name in (f"mid.{variant}", f"rl.{variant}"):
+        for stage_name, key in ((f"mid.{variant}", "max_train_tokens"), (f"rl.{variant}", "max_train_samples")):
             stage = plan.stage(stage_name)
             recipe = yaml.safe_load((REPO / stage.recipe).read_text(encoding="utf-8"))
-            assert stage.args["max_train_samples"] == recipe["max_train_samples"], stage_name
-    assert plan.stage("mid.full_mid").args["max_train_samples"] == 122000
+            assert stage.args[key] == recipe[key], stage_name
+        mid, rl = plan.stage(f"mid.{variant}").args, plan.stage(f"rl.{variant}").args
+        assert mid["max_train_tokens"] == round((122000 - rl["max_train_samples"]) * 19814.4)
+    assert plan.stage("mid.full_mid").args["max_train_tokens"] == 2_417_356_800
     assert plan.stage("rl.full_rl").args["max_train_samples"] == 122000
 
 

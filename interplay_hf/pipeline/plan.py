@@ -200,7 +200,8 @@ def _plan_stage(name, base, variant, body, defaults, where, root, output_dirs, o
             if entry["arg"] in args:
                 raise ConfigError(f"{where}.args.{entry['arg']}: also set by budget.to_args; remove one of the two")
             args[entry["arg"]] = entry["value"]
-            budget_note += f" -> {entry['arg']}={entry['value']}"
+            per = f" x {entry['per_sample']:g}" if entry.get("per_sample", 1) != 1 else ""
+            budget_note += f"{per} -> {entry['arg']}={entry['value']}"
 
     for arg in stage_type.required_args:
         if args.get(arg) is None:

@@ -59,8 +59,8 @@ STAGE_KEYS: dict[str, str] = {
 BUDGET_KEYS: dict[str, str] = {
     "total_samples": "the fixed number of training samples each split divides (e.g. 122000)",
     "splits": "split name -> {stage: share}; the shares of one split must sum to 1",
-    "to_args": "stage (or matrix base name) -> {arg, samples_per_step}: sets args[arg] = "
-    "ceil(share * total_samples / samples_per_step)",
+    "to_args": "stage (or matrix base name) -> {arg, samples_per_step, per_sample}: sets args[arg] = "
+    "ceil(share * total_samples * per_sample / samples_per_step)",
 }
 DEFAULTS_KEYS = ("accelerate_config", "num_processes", "launch_args", "env")
 VARIANT_KEYS = tuple(k for k in STAGE_KEYS if k not in ("type", "matrix"))
