@@ -367,3 +367,23 @@ def test_token_shares_give_each_op_its_share_of_tokens_not_of_rows(tmp_path):
     assert again["train"].to_list() == tokens_dd["train"].to_list()  # the pilot is seeded: deterministic
     with pytest.raises(ConfigError, match="shares"):
         recipe_from_dict({"name": "x", "splits": {"train": {**split, "shares": "bytes"}}})
+
+
+def test_a_trained_tokenizer_measures_the_token_shares_of_a_split_sized_in_rows(tmp_path, tiny_tokenizer):
+    """The paper pipelines train the tokenizer on a sample first, then measure shares and budgets in its tokens."""
+    tiny_tokenizer.save_pretrained(tmp_path / "tok")
+    split = {"ops": {2: 0.5, 12: 0.5}, "contexts": "zoo", "columns": "pretrain", "shares": "tokens"}
+    chars = build_datasets({"name": "c", "splits": {"train": {**split, "size": 300}}}, tmp_path / "c", verbose=False)
+    sized = {"examples": 300, "tokenizer": str(tmp_path / "tok")}
+    assert recipe_from_dict({"name": "t", "splits": {"train": {**split, "size": sized}}}).splits[0].size.tokenizer
+    tokens = build_datasets({"name": "t", "splits": {"train": {**split, "size": sized}}}, tmp_path / "t", verbose=False)
+
+    def row_weight_of_op2(folder: str) -> float:
+        report = json.loads((tmp_path / folder / "build_report.json").read_text())
+        return report["token_share_row_mixture"]["train"][0]["ops"]["2"]
+
+    assert row_weight_of_op2("t") != row_weight_of_op2("c")  # the tokenizer's lengths, not chars / 4
+    assert len(tokens["train"]) == len(chars["train"]) == 300
+    bad = {"name": "b", "splits": {"train": {**split, "size": {"examples": 3, "tokenizer": str(tmp_path / "none")}}}}
+    with pytest.raises(ConfigError, match="size.tokenizer"):
+        build_datasets(bad, tmp_path / "b", verbose=False)

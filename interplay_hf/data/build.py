@@ -34,7 +34,7 @@ from interplay_hf.data.recipe import DataRecipe, SplitSpec, load_data_recipe, re
 from interplay_hf.data.report import REPORT_FILE, BuildReport, MixtureSummary, SplitReport
 from interplay_hf.data.saved import load_built
 from interplay_hf.data.text import make_prompt
-from interplay_hf.data.token_shares import row_share_mixture
+from interplay_hf.data.token_shares import row_share_mixture, token_counter
 from interplay_hf.errors import ConfigError
 
 BLOCK = 1000  # rows per generation task == Arrow writer batch (keeps record batches aligned)
@@ -132,17 +132,8 @@ def estimate_rows(recipe: DataRecipe, split: SplitSpec) -> tuple[int, float | No
     if size.examples is not None:
         return size.examples, None
     plan = _plan(recipe, split, ("text",))
-    texts = [make_row(plan, i)["text"] for i in range(size.pilot)]
-    if size.tokenizer:
-        try:
-            from transformers import AutoTokenizer
-
-            tok = AutoTokenizer.from_pretrained(size.tokenizer)
-        except Exception as err:  # noqa: BLE001 - any load failure is a config problem here
-            raise ConfigError(f"splits.{split.name}.size.tokenizer: cannot load {size.tokenizer!r}: {err}") from err
-        counts = [len(tok(t, add_special_tokens=False)["input_ids"]) + 1 for t in texts]
-    else:
-        counts = [len(t) / size.chars_per_token + 1 for t in texts]
+    count = token_counter(split)
+    counts = [count(make_row(plan, i)["text"]) for i in range(size.pilot)]
     per_row = sum(counts) / len(counts)
     return max(1, math.ceil(size.tokens / per_row)), per_row
 

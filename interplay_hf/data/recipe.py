@@ -267,14 +267,14 @@ def parse_size(raw: Any, where: str) -> SizeSpec:
         _check_keys(raw, _SIZE_KEYS, where)
         if ("examples" in raw) == ("tokens" in raw):
             raise ConfigError(f"{where}: give exactly one of `examples` or `tokens`")
-        if "examples" in raw:
-            return SizeSpec(examples=_count(raw["examples"], f"{where}.examples"))
-        cpt = _number(raw.get("chars_per_token", DEFAULT_CHARS_PER_TOKEN), f"{where}.chars_per_token")
-        if cpt <= 0:
-            raise ConfigError(f"{where}.chars_per_token: must be > 0, got {cpt}")
         tok = raw.get("tokenizer")
         if tok is not None and not isinstance(tok, str):
             raise ConfigError(f"{where}.tokenizer: expected a path or Hub id string")
+        if "examples" in raw:  # a tokenizer still measures the lengths behind `shares: tokens`
+            return SizeSpec(examples=_count(raw["examples"], f"{where}.examples"), tokenizer=tok)
+        cpt = _number(raw.get("chars_per_token", DEFAULT_CHARS_PER_TOKEN), f"{where}.chars_per_token")
+        if cpt <= 0:
+            raise ConfigError(f"{where}.chars_per_token: must be > 0, got {cpt}")
         return SizeSpec(
             tokens=_count(raw["tokens"], f"{where}.tokens"),
             chars_per_token=cpt,

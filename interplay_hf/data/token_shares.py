@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from interplay_hf.data.generator import generate_problem, stable_seed
 from interplay_hf.data.recipe import Component, DataRecipe, SplitSpec
+from interplay_hf.errors import ConfigError
 
 PILOT_PER_CELL = 32  # problems per (op, context, mode): the mean length's standard error is ~2-3%
 
@@ -25,7 +26,11 @@ def token_counter(split: SplitSpec) -> Callable[[str], float]:
     if size.tokenizer:
         from transformers import AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(size.tokenizer)
+        try:
+            tok = AutoTokenizer.from_pretrained(size.tokenizer)
+        except Exception as err:  # noqa: BLE001 - any load failure is a config problem here
+            raise ConfigError(f"splits.{split.name}.size.tokenizer: cannot load {size.tokenizer!r} "
+                              f"({type(err).__name__}); give a tokenizer folder or Hub id") from None
         return lambda text: len(tok(text, add_special_tokens=False)["input_ids"]) + 1
     return lambda text: len(text) / size.chars_per_token + 1
 

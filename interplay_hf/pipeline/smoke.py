@@ -72,7 +72,7 @@ def smoke_stage(body: dict, root: Path, budgeted: bool = False) -> dict:
     args = body.get("args") if isinstance(body.get("args"), dict) else {}
     if kind == "data":
         # Deep merge: the stage's own overrides (a null drops a split) stay; every remaining split shrinks.
-        body["recipe_overrides"] = merge_recipe(body.get("recipe_overrides") or {}, _data_overrides(body, root))
+        body["recipe_overrides"] = _overlay(body.get("recipe_overrides") or {}, _data_overrides(body, root))
     elif kind == "tokenizer":
         body["args"] = {**args, **TOKENIZER_ARGS}
     elif kind in ("sft", "grpo"):
@@ -110,12 +110,28 @@ def _recipe(recipe: Any, root: Path) -> dict:
     return load_yaml_mapping(root / recipe, "stage recipe")
 
 
+def _overlay(base: dict, top: dict) -> dict:
+    """``top`` deep-merged over ``base`` with its nulls kept: they still delete keys of the recipe at run time."""
+    merged = copy.deepcopy(base)
+    for key, value in top.items():
+        both_maps = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _overlay(merged[key], value) if both_maps else copy.deepcopy(value)
+    return merged
+
+
+def _smoke_size(size: Any) -> Any:
+    """TRAIN_ROWS rows; a ``tokenizer`` stays (it measures token shares, and keeps the stage graph's reference)."""
+    if isinstance(size, dict) and "tokenizer" in size:
+        return {"examples": TRAIN_ROWS, "tokens": None, "pilot": None, "chars_per_token": None}
+    return TRAIN_ROWS
+
+
 def _data_overrides(body: dict, root: Path) -> dict:
     """Every split of the data recipe at TRAIN_ROWS rows, its test sets at TEST_ROWS, one process."""
     recipe = merge_recipe(_recipe(body.get("recipe"), root), body.get("recipe_overrides") or {})
     overrides: dict[str, Any] = {"num_proc": 1}
     if isinstance(recipe.get("splits"), dict):
-        overrides["splits"] = {name: {"size": TRAIN_ROWS} for name, split in recipe["splits"].items()
+        overrides["splits"] = {name: {"size": _smoke_size(split.get("size"))} for name, split in recipe["splits"].items()
                                if isinstance(split, dict)}
     if isinstance(recipe.get("eval"), dict):
         overrides["eval"] = {"size": TEST_ROWS}
