@@ -137,3 +137,9 @@ def results_from_records(records: list[dict], *, model: str = "m", n: int = 8, k
         "intervals": intervals.record() if intervals is not None else None, "versions": {}, "run": {},
         "problems": records, "summary": summarize(records, ks, regimes, intervals),
     }
+
+
+def assert_schema(value: dict, schema) -> None:
+    """Exactly the keys of a TypedDict of an output schema: every required one, nothing it does not name."""
+    assert schema.__required_keys__ <= set(value) <= schema.__required_keys__ | schema.__optional_keys__, (
+        sorted(set(value) ^ schema.__required_keys__))

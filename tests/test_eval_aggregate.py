@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import results_from_records
+from conftest import assert_schema, results_from_records
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.aggregate import block, summarize
@@ -13,6 +13,7 @@ from interplay_hf.evaluation.compare import compare_runs
 from interplay_hf.evaluation.edge import EdgeCriteria, informative_share, select_edge
 from interplay_hf.evaluation.passk import DEFAULT_REGIMES, pass_at_k
 from interplay_hf.evaluation.report import table_ks, write_run_report
+from interplay_hf.evaluation.results_schema import Edge, Report
 
 ERRORS = {"missing": 1, "extra": 0, "value_mismatch": 2, "dependency_mismatch": 0, "answer_mismatch": 1, "format": 0}
 
@@ -129,6 +130,7 @@ def test_compare_runs_side_by_side(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "results.json").write_text(json.dumps(res))
     report = compare_runs([tmp_path / "base", tmp_path / "rl"], ["base", "RL"], tmp_path / "cmp")
+    assert_schema(json.loads((tmp_path / "cmp" / "report.json").read_text()), Report)
     assert report["k"] == [1, 8, 16]  # common k list, capped by the smaller n (16)
     assert report["summaries"]["RL"]["per_op"]["11"]["process_pass@k"]["1"] == pytest.approx(0.5)
     md = (tmp_path / "cmp" / "report.md").read_text()
@@ -159,6 +161,7 @@ def test_select_edge_cli_writes_edge_json_and_a_valid_rl_recipe(tmp_path):
                  "--rl-problems", "500", "--output-dir", str(tmp_path / "edge")])
     assert code == 0
     edge = json.loads((tmp_path / "edge" / "edge.json").read_text())
+    assert_schema(edge, Edge)
     assert edge["selected_ops"] == [11, 12, 13] and edge["criteria"]["pass1_max"] == 0.5
     recipe = load_data_recipe(tmp_path / "edge" / "rl_data.yaml")
     (train,) = recipe.splits

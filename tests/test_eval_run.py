@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import assert_schema
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation import run as run_module
@@ -40,11 +41,6 @@ from interplay_hf.versions import library_versions
 REPO_ROOT = Path(__file__).parent.parent
 ROWS = REPO_ROOT / "tests" / "fixtures" / "official_rows.jsonl"  # ops 2-20 x 3 contexts, one problem each
 
-
-def assert_schema(value: dict, schema) -> None:
-    """Exactly the keys of a TypedDict of results_schema.py: every required one, nothing it does not name."""
-    assert schema.__required_keys__ <= set(value) <= schema.__required_keys__ | schema.__optional_keys__, (
-        sorted(set(value) ^ schema.__required_keys__))
 
 
 def cfg_for(model, out, **kw) -> EvalConfig:

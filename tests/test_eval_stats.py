@@ -14,12 +14,13 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import results_from_records
+from conftest import assert_schema, results_from_records
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.aggregate import metric_values, summarize
 from interplay_hf.evaluation.compare import compare_runs, require_same_problems, run_difference
 from interplay_hf.evaluation.passk import pass_at_k
+from interplay_hf.evaluation.results_schema import Findings
 from interplay_hf.evaluation.stats import (
     BootstrapSpec,
     align_by_id,
@@ -237,6 +238,7 @@ def test_findings_spec_to_json(tmp_path):
     )
     result = evaluate_findings(load_findings_spec(tmp_path / "f.yaml", tmp_path), tmp_path,
                                BootstrapSpec(resamples=300))
+    assert_schema(result, Findings)
     up, fewer, down = result["findings"]
     assert up["reproduced"] and up["paired"] and up["ci95"][0] > 0 and up["conditions"][0]["a"] == "rl_id"
     assert up["conditions"][0]["b"] == "rl" and up["conditions"][0]["metric"] == "process_pass@1"

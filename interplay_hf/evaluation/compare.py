@@ -29,6 +29,7 @@ from interplay_hf.evaluation.report import (
     pct,
     table_ks,
 )
+from interplay_hf.evaluation.results_schema import Report
 from interplay_hf.evaluation.stats import BootstrapSpec, align_by_id, paired_difference, unpaired_difference
 
 
@@ -158,7 +159,7 @@ def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], reg
 
 
 def compare_runs(run_dirs: Sequence[str], labels: Sequence[str] | None, out_dir: str | Path,
-                 ks: Sequence[int] | None = None, intervals: BootstrapSpec | None = None, paired: bool = False) -> dict:
+                 ks: Sequence[int] | None = None, intervals: BootstrapSpec | None = None, paired: bool = False) -> Report:
     """report.md, report.json and plots comparing several eval runs (e.g. base vs RL variants) side by side.
 
     Summaries are recomputed from the per-problem counts with a common k list (k ≤ the smallest n), with
@@ -207,8 +208,8 @@ def compare_runs(run_dirs: Sequence[str], labels: Sequence[str] | None, out_dir:
     lines += _per_op_tables(summaries, labels, tks)
     out_dir = Path(out_dir)
     write_text(out_dir / "report.md", "\n".join(lines) + "\n")
-    report = {
-        "runs": [{"label": lab, "dir": str(d), "model": r["model"], "subfolder": r.get("subfolder"), "n": r["n"]}
+    report: Report = {
+        "runs": [{"label": lab, "dir": str(d), "model": r["model"], "subfolder": r["subfolder"], "n": r["n"]}
                  for (lab, r), d in zip(runs.items(), run_dirs)],
         "k": list(ks),
         "regimes": regimes,

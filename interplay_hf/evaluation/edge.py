@@ -26,6 +26,7 @@ from pathlib import Path
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.chance import chance_pass_at_k
 from interplay_hf.evaluation.passk import mean, pass_at_k
+from interplay_hf.evaluation.results_schema import Edge, EdgeSelection
 
 
 @dataclass
@@ -58,7 +59,7 @@ def informative_share(p: float, group_size: int) -> float:
     return 1.0 - p**group_size - (1.0 - p) ** group_size
 
 
-def select_edge(records: Sequence[dict], criteria: EdgeCriteria, ops: Sequence[int] | None = None) -> dict:
+def select_edge(records: Sequence[dict], criteria: EdgeCriteria, ops: Sequence[int] | None = None) -> EdgeSelection:
     """Per-op statistics and the selected ops / problems (the content of edge.json)."""
     if not records:
         raise ConfigError("select-edge: no evaluated problems (check --ops and the eval set)")
@@ -181,7 +182,7 @@ def _eval_dataset_dirs(data: str | None, results_path: str) -> list[str]:
 
 def select_edge_command(criteria: EdgeCriteria, output_dir: str | Path, eval_cfg=None, results_path: str | None = None,
                         ops: str | Sequence[int] | None = None, rl_problems: int = 10000, rl_seed: int = 1234,
-                        rl_contexts: Sequence[str] | None = None, log=print) -> dict | None:
+                        rl_contexts: Sequence[str] | None = None, log=print) -> Edge | None:
     """Evaluate the base model (or reuse ``results_path``), select the edge and write edge.json, edge.md and
     ``rl_data.yaml`` (the data recipe of the RL set). Returns edge.json's content (None on non-main ranks)."""
     from interplay_hf.atomic_io import write_json, write_text
@@ -207,13 +208,13 @@ def select_edge_command(criteria: EdgeCriteria, output_dir: str | Path, eval_cfg
         source = {"results": str(Path(eval_cfg.output_dir) / "results.json")}
     edge = select_edge(results["problems"], criteria, op_list)
     contexts = sorted({r["context"] for r in results["problems"]})
-    edge = {"model": results.get("model"), "subfolder": results.get("subfolder"), "n": results.get("n"),
-            "contexts": contexts, **source, **edge}
+    edge: Edge = {"model": results["model"], "subfolder": results["subfolder"], "n": results["n"],
+                  "contexts": contexts, **source, **edge}
     out = Path(output_dir)
     if edge["selected_ops"]:
-        eval_dirs = _eval_dataset_dirs(results.get("data"), source["results"])
+        eval_dirs = _eval_dataset_dirs(results["data"], source["results"])
         recipe = rl_data_recipe(edge["selected_ops"], rl_contexts or contexts, rl_problems, rl_seed, eval_dirs,
-                                source["results"], chat=bool(results.get("sampling", {}).get("chat")))
+                                source["results"], chat=bool(results["sampling"].get("chat")))
         from interplay_hf.data.recipe import recipe_from_dict
 
         recipe_from_dict(recipe)  # the data layer accepts it (unknown contexts etc. fail here, not at build time)

@@ -18,6 +18,7 @@ from interplay_hf.atomic_io import write_json
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.aggregate import load_results
 from interplay_hf.evaluation.compare import run_difference
+from interplay_hf.evaluation.results_schema import Findings
 from interplay_hf.evaluation.stats import BootstrapSpec
 from interplay_hf.yaml_io import load_yaml_mapping, reject_unknown_keys
 
@@ -159,7 +160,7 @@ def evaluate_comparison(comp: Comparison, root: Path, spec: BootstrapSpec) -> di
     return out
 
 
-def evaluate_findings(findings: list[Finding], root: str | Path, spec: BootstrapSpec | None = None) -> dict:
+def evaluate_findings(findings: list[Finding], root: str | Path, spec: BootstrapSpec | None = None) -> Findings:
     """findings.json: every claim with its main comparison, its conditions, and whether all reproduced."""
     spec = spec or BootstrapSpec()
     if spec.confidence != 0.95:

@@ -1,8 +1,10 @@
-"""``results.json``: the schema of the file ``interplay-hf eval`` writes, owned here (docs/results-schema.md).
+"""The evaluation layer's output files, owned here: ``results.json``, ``report.json``, ``edge.json``, ``findings.json``.
 
-The writers (``scoring.score_problem`` for a record, ``aggregate.block``/``summarize``, ``run.build_results``)
-return these types and the readers (reports, findings, edge selection, the Hub cards) take them, so a renamed
-key fails a type check and ``tests/test_eval_run.py`` rather than turning into "–" in a card.
+The writers (``scoring.score_problem`` for a record, ``aggregate.block``/``summarize``, ``run.build_results``,
+``compare.compare_runs``, ``edge.select_edge``, ``findings.evaluate_findings``) return these types and the
+readers (reports, findings, edge selection, the Hub cards) take them, so a renamed key fails a type check and
+the tests (``tests/test_eval_run.py`` checks a real file key for key) rather than turning into "–" in a card.
+docs/results-schema.md describes every key.
 """
 
 from __future__ import annotations
@@ -80,3 +82,49 @@ class Results(TypedDict):
     run: dict[str, Any]
     problems: list[ProblemRecord]
     summary: Summary
+
+
+class ReportRun(TypedDict):
+    label: str
+    dir: str
+    model: str
+    subfolder: str | None
+    n: int
+
+
+class Report(TypedDict):
+    """``report.json`` of ``interplay-hf report``."""
+
+    runs: list[ReportRun]
+    k: list[int]
+    regimes: dict[str, list[int]]
+    same_problem_set: bool
+    intervals: dict[str, Any]
+    summary_lines: list[str]
+    differences: dict[str, Any]  # run label -> regime -> metric -> k -> the change against the first run
+    summaries: dict[str, Summary]
+
+
+class EdgeSelection(TypedDict):
+    criteria: dict[str, Any]
+    selected_ops: list[int]
+    per_op: dict[str, dict[str, Any]]
+    selected_problem_ids: list[str]
+
+
+class Edge(EdgeSelection):
+    """``edge.json`` of ``interplay-hf select-edge``: the selection and the evaluation it was made from."""
+
+    model: str
+    subfolder: str | None
+    n: int
+    contexts: list[str]
+    results: str  # the results.json the selection read
+    rl_data_recipe: str | None  # rl_data.yaml beside it, the data recipe of the RL set (None: no op selected)
+
+
+class Findings(TypedDict):
+    """``findings.json`` of ``interplay-hf findings``: each claim with its paired comparison and verdict."""
+
+    intervals: dict[str, Any]
+    findings: list[dict[str, Any]]
