@@ -198,6 +198,7 @@ def test_dataset_card_has_generator_mixture_sizes_dedup_and_schema(dataset_dir, 
     assert f"| train | {train['rows']} | 2–10 | {contexts} | {sum(dropped.values())}" in text
     assert f"| eval_op2_zoo | {held['rows']} | 2 | zoo {held['rows']} | 0 |" in text
     assert "| train #1 | 2–10 | 1 | teacher 0.01, zoo 0.99 |" in text
+    assert "So no problem\nappears in two splits." in text and "No `build_report.json`" not in text
     assert "| `op` | int64 | number of operations" in text
     assert "| seed | 7 |" in text
     assert 'load_dataset("me/ctx-mix")' in text and "name: ctx-mix" in text  # the recipe, as built

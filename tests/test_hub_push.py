@@ -199,6 +199,7 @@ def test_dataset_push_dry_run_renders_its_card(tmp_path, capsys):
     datasets.DatasetDict({"train": datasets.Dataset.from_dict({"op": [2, 3], "text": ["a", "b"]})}).save_to_disk(str(path))
     card = push_dataset(path, "me/mini-data", dry_run=True)
     assert 'load_dataset("me/mini-data")' in card
+    assert "No `build_report.json`" in card and "So no problem" not in card  # no dedup claim without a report
     assert main(["push", str(path), "--repo-id", "me/mini-data", "--dry-run"]) == 0
     assert "would push dataset" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="HF_HUB_OFFLINE"):

@@ -303,6 +303,7 @@ def dataset_card_context(
         "generator": generator,
         "mixture": mixture_rows(report["mixture"]) if report else [],
         "splits": splits,
+        "built": report is not None,
         "dedup_against": report["dedup_against"] if report else [],
         "schema": schema,
         "recipe_yaml": recipe_yaml_text(report["recipe"]) if report else None,
