@@ -95,14 +95,18 @@ def load_yaml_mapping(path: str | Path, what: str = "recipe") -> dict[str, Any]:
     return data
 
 
-def merge_recipe(base: dict, overrides: dict) -> dict:
-    """``overrides`` deep-merged into ``base``: mappings merge key by key, null deletes, anything else replaces."""
+def merge_recipe(base: dict, overrides: dict, *, keep_nulls: bool = False) -> dict:
+    """``overrides`` deep-merged into ``base``: mappings merge key by key, null deletes, anything else replaces.
+
+    ``keep_nulls`` writes the nulls instead, for overrides that are merged into a recipe later and must still
+    delete its keys then (the smoke run's shrunk sizes over a stage's own overrides).
+    """
     merged = copy.deepcopy(base)
     for key, value in overrides.items():
-        if value is None:
+        if value is None and not keep_nulls:
             merged.pop(key, None)
         elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_recipe(merged[key], value)
+            merged[key] = merge_recipe(merged[key], value, keep_nulls=keep_nulls)
         else:
             merged[key] = copy.deepcopy(value)
     return merged

@@ -72,7 +72,8 @@ def smoke_stage(body: dict, root: Path, budgeted: bool = False) -> dict:
     args = body.get("args") if isinstance(body.get("args"), dict) else {}
     if kind == "data":
         # Deep merge: the stage's own overrides (a null drops a split) stay; every remaining split shrinks.
-        body["recipe_overrides"] = _overlay(body.get("recipe_overrides") or {}, _data_overrides(body, root))
+        body["recipe_overrides"] = merge_recipe(body.get("recipe_overrides") or {}, _data_overrides(body, root),
+                                                keep_nulls=True)
     elif kind == "tokenizer":
         body["args"] = {**args, **TOKENIZER_ARGS}
     elif kind in ("sft", "grpo"):
@@ -108,15 +109,6 @@ def _recipe(recipe: Any, root: Path) -> dict:
     if not isinstance(recipe, str) or "${" in recipe or not (root / recipe).is_file():
         return {}
     return load_yaml_mapping(root / recipe, "stage recipe")
-
-
-def _overlay(base: dict, top: dict) -> dict:
-    """``top`` deep-merged over ``base`` with its nulls kept: they still delete keys of the recipe at run time."""
-    merged = copy.deepcopy(base)
-    for key, value in top.items():
-        both_maps = isinstance(value, dict) and isinstance(merged.get(key), dict)
-        merged[key] = _overlay(merged[key], value) if both_maps else copy.deepcopy(value)
-    return merged
 
 
 def _smoke_size(size: Any) -> Any:
