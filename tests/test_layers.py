@@ -35,7 +35,7 @@ ALLOWED_UPWARD = {
 TOP_LEVEL = {
     "data": "data",
     "verify": "verify", "rewards": "verify", "metrics": "verify",
-    "tokenizer": "models", "models": "models",
+    "tokenizer": "models", "models": "models", "decoding": "models",
     "train": "train",
     "evaluation": "evaluation",
     "hub": "hub",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -73,6 +74,21 @@ def test_chance_distribution_generates_known_ops_and_falls_back_to_the_eval_set(
         chance_distribution([(2, "3"), (2, "3")], ["my-own-context"], samples_per_op=200)
     fallback = chance_distribution([(2, "3"), (2, "3")], ["my-own-context"], samples_per_op=0)
     assert fallback.source[2].startswith("eval") and fallback.hit_prob(2, "3") == 1.0
+
+
+def test_generated_chance_answers_are_cached_and_a_bad_entry_is_recomputed(tmp_path, monkeypatch):
+    from interplay_hf.evaluation import chance
+
+    monkeypatch.setenv("INTERPLAY_HF_CACHE", str(tmp_path))
+    fresh = chance.generated_answers(3, ["zoo", "teacher"], 40, seed=5)
+    entries = list((tmp_path / "chance").glob("*.json"))
+    assert len(entries) == 1 and json.loads(entries[0].read_text())["value"] == fresh
+    calls = []
+    monkeypatch.setattr("interplay_hf.data.problem_answer", lambda **kw: calls.append(kw) or 0)
+    assert chance.generated_answers(3, ["zoo", "teacher"], 40, seed=5) == fresh and not calls  # read, not drawn
+    assert chance.generated_answers(3, ["zoo"], 40, seed=5) == [0] * 40 and len(calls) == 40  # another key
+    entries[0].write_text("{not json")
+    assert chance.generated_answers(3, ["zoo", "teacher"], 40, seed=5) == [0] * 40  # corrupt: recomputed
 
 
 def test_answer_key_is_numeric():

@@ -94,6 +94,22 @@ def test_grpo_paper_defaults_apply_only_where_the_recipe_is_silent(paths):
     assert train.beta == 0.0  # the command line wins
 
 
+def test_cpu_precision_is_bf16_autocast_where_the_cpu_has_native_bf16_unless_set(paths, monkeypatch):
+    from interplay_hf.train import config
+
+    for native in (True, False):
+        monkeypatch.setattr(config, "cpu_has_native_bf16", lambda native=native: native)
+        script, train, _ = parse_stage_args("sft", ["--config", sft_recipe(paths)])
+        assert train.bf16 is native and train.mixed_precision == ("bf16" if native else "no")
+        assert "bf16" in script.recipe_keys  # the decision is written to the run's recipe.yaml
+    monkeypatch.setattr(config, "cpu_has_native_bf16", lambda: True)
+    assert parse_stage_args("sft", ["--config", sft_recipe(paths, bf16=False)])[1].bf16 is False  # the recipe wins
+    assert parse_stage_args("grpo", ["--config", grpo_recipe(paths), "--bf16", "false"])[1].bf16 is False
+    assert config.trains_on_cpu({"use_cpu": False}, []) is False and config.trains_on_cpu({}, ["--use_cpu", "true"])
+    script, train, _ = parse_stage_args("grpo", ["--config", grpo_recipe(paths)])
+    assert script.decode_loop is True  # GRPO rollouts through train/rollouts.py unless switched off
+
+
 def test_reward_kwargs_parse_from_yaml_and_json(paths):
     script, _, _ = parse_stage_args("grpo", ["--config", grpo_recipe(paths)])
     assert script.reward_kwargs == {"mixed": {"alpha": 0.2}}

@@ -10,7 +10,10 @@ solution, so process-verified pass@k beating it says the model reasons rather th
 story), either
 
 * from a fresh sample of M generated problems per op (``--chance-samples M``, default 1000; ~1–2 ms
-  a problem), independent of the eval set altogether (default for the ops the generator supports), or
+  a problem), independent of the eval set altogether (default for the ops the generator supports). The
+  answers are deterministic, so they are cached on disk (``cache.py``), keyed by the op, the contexts'
+  definitions, M, the seed and the generator's source: the study evaluates many models on the same ops, and
+  only the first evaluation pays the ~1.5 s an op; or
 * from the eval set itself, **leave-one-out**: ``p(a) = (count(a) - 1) / (N - 1)`` for a problem
   whose own answer is ``a``, so a problem never counts towards guessing itself (``--chance-samples 0``,
   and for ops the generator does not know). A context the generator does not know is an error that
@@ -22,6 +25,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+
+from interplay_hf.evaluation.cache import cached_json
 
 
 def answer_key(answer: str | int | float | None) -> str:
@@ -96,8 +101,8 @@ def chance_distribution(eval_answers: Iterable[tuple[int, str]], contexts: list[
         generate = problem_answer  # the answer alone: no text is rendered
     for op in ops:
         if generate is not None and op in SUPPORTED_OPS:
-            for i in range(samples_per_op):
-                dist.add(op, generate(op=op, context=contexts[i % len(contexts)], seed=seed + op * 1_000_003 + i))
+            for answer in generated_answers(op, contexts, samples_per_op, seed):
+                dist.add(op, answer)
             dist.source[op] = f"generated ({samples_per_op} problems)"
         else:
             for op_, answer in eval_answers:
@@ -105,3 +110,17 @@ def chance_distribution(eval_answers: Iterable[tuple[int, str]], contexts: list[
                     dist.add(op, answer)
             dist.source[op] = "eval set (leave-one-out)"
     return dist
+
+
+def generated_answers(op: int, contexts: list[str], samples: int, seed: int) -> list[int]:
+    """The answers of ``samples`` generated op-``op`` problems spread over ``contexts`` (cached on disk)."""
+    from interplay_hf.data import generator as generator_module
+    from interplay_hf.data import get_context, problem_answer
+    from interplay_hf.data import graph as graph_module
+
+    def draw() -> list[int]:
+        return [problem_answer(op=op, context=contexts[i % len(contexts)], seed=seed + op * 1_000_003 + i)
+                for i in range(samples)]
+
+    key = {"op": op, "contexts": [repr(get_context(c)) for c in contexts], "samples": samples, "seed": seed}
+    return cached_json("chance", key, [generator_module, graph_module], draw)

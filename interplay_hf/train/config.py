@@ -166,6 +166,15 @@ class GRPOStageArguments(StageArguments):
         default=None,
         metadata={"help": 'Hyper-parameters per reward, e.g. {mixed: {alpha: 0.2}} (JSON on the command line).'},
     )
+    decode_loop: bool = field(
+        default=True,
+        metadata={
+            "help": "Sample rollouts with our decode loop (each prompt prefilled once for its num_generations "
+            "samples, KV cache written in place, finished rows leave the batch; train/rollouts.py) instead of "
+            "model.generate. Settings it does not implement (top_k, min_p, repetition_penalty, generation_kwargs, "
+            "cache_implementation, vLLM) fall back to TRL's generate with a log line."
+        },
+    )
     prompt_format: str = field(
         default="auto",
         metadata={
@@ -259,20 +268,23 @@ def parse_stage_args(
         launch_cls = type(config_cls.__name__, (config_cls,), {"world_size": property(lambda self: world_size)})
         dataclass_types = (script_cls, launch_cls, model_cls)
 
-    yaml_keys: list[str] = []
+    recipe: dict = {}
     if "--config" in argv:
         index = argv.index("--config")
         if index + 1 >= len(argv):
             raise ConfigError("--config needs a recipe path.")
-        config = read_recipe(argv[index + 1])
-        yaml_keys = [k for k in config if k != "env"]
+        recipe = read_recipe(argv[index + 1])
+    yaml_keys = [k for k in recipe if k != "env"]
+    if yaml_keys:
         check_known_keys(yaml_keys, dataclass_types, f"recipe {argv[index + 1]}")
     cli_argv = [a for i, a in enumerate(argv) if a != "--config" and (i == 0 or argv[i - 1] != "--config")]
     cli_keys = _cli_keys(cli_argv, known)
     check_known_keys(cli_keys, dataclass_types, "command line")
 
     parser = TrlParser(dataclass_types)
-    defaults = GRPO_PAPER_DEFAULTS if stage == "grpo" else {}
+    defaults = dict(GRPO_PAPER_DEFAULTS) if stage == "grpo" else {}
+    if not {"bf16", "fp16"} & {*yaml_keys, *cli_keys} and trains_on_cpu(recipe, cli_argv):
+        defaults["bf16"] = cpu_has_native_bf16()  # TRL's default (bf16 on) is several times slower without it
     parser.set_defaults_with_config(**defaults)
     try:
         with warnings.catch_warnings():
@@ -288,6 +300,28 @@ def parse_stage_args(
     script_args.recipe_keys = [k for k in set_keys if k in known]
     validate_stage(stage, script_args, training_args, model_args, check_paths)
     return script_args, training_args, model_args
+
+
+def trains_on_cpu(recipe: dict, cli_argv: list[str]) -> bool:
+    """Will the stage train on the CPU? (``use_cpu`` on the command line or in the recipe, or no CUDA device.)"""
+    if "--use_cpu" in cli_argv:
+        index = cli_argv.index("--use_cpu")
+        value = cli_argv[index + 1] if index + 1 < len(cli_argv) else "true"
+        return str(value).lower() in ("true", "1", "yes")
+    if "use_cpu" in recipe:
+        return str(recipe["use_cpu"]).lower() in ("true", "1", "yes")
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+def cpu_has_native_bf16() -> bool:
+    """bf16 autocast pays on a CPU with native bf16 dot products (AVX512-BF16 or AMX): 1.25x the SFT tokens/s on
+    qwen2-1m and 1.5x on qwen2-5m on the development machine (benchmarks/bench_train.py); elsewhere it is emulated
+    and slower than fp32."""
+    import torch
+
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def _explain_trl_error(message: str) -> str:

@@ -35,6 +35,7 @@ def main(script_args, training_args, model_args) -> None:
     from trl import GRPOTrainer, get_peft_config
 
     from interplay_hf.rewards import check_reward_columns, get_reward_funcs
+    from interplay_hf.train.rollouts import DecodeLoopGRPOTrainer
 
     set_seed(training_args.seed)
     setup_logging(training_args)
@@ -51,7 +52,8 @@ def main(script_args, training_args, model_args) -> None:
     model = load_model(script_args, model_args, training_args, tokenizer)
     reward_funcs = get_reward_funcs(script_args.reward_funcs, script_args.reward_kwargs)
 
-    trainer = GRPOTrainer(
+    trainer_class = DecodeLoopGRPOTrainer if script_args.decode_loop else GRPOTrainer
+    trainer = trainer_class(
         model=model,
         reward_funcs=reward_funcs,
         args=training_args,
