@@ -52,8 +52,14 @@ class PreallocatedLayer(DynamicLayer):
         """Keep rows ``indices`` (rows that stopped leave; a shared prompt's row is copied to its samples)."""
         if self.length == 0:
             return
-        self._keys, self._values = self._keys[indices], self._values[indices]
+        self._keys, self._values = (self._selected(buffer, indices) for buffer in (self._keys, self._values))
         self._views()
+
+    def _selected(self, buffer: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        """A new buffer holding rows ``indices`` of ``buffer``: only the filled positions are copied."""
+        kept = buffer.new_empty(len(indices), *buffer.shape[1:])
+        kept[:, :, : self.length] = buffer[indices, :, : self.length]
+        return kept
 
     def batch_repeat_interleave(self, repeats: int) -> None:
         if self.length:
