@@ -99,3 +99,13 @@ def draw_tokens(scores, row_seeds, step: int, temperature: float, top_p: float =
     if greedy_rows is not None:
         tokens = torch.where(greedy_rows.to(tokens.device), scores.argmax(-1), tokens)
     return tokens
+
+
+def row_streams(seeds, temperature: float, device):
+    """(row seeds, greedy-row flags or None, all greedy?) of a batch: a row with seed None, or any row at temperature
+    0, decodes greedily."""
+    import torch
+
+    greedy = [seed is None or temperature <= 0 for seed in seeds]
+    row_seeds = torch.tensor([seed or 0 for seed in seeds], dtype=torch.int64, device=device)
+    return row_seeds, (torch.tensor(greedy, device=device) if any(greedy) else None), all(greedy)

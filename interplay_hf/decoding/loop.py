@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from interplay_hf.decoding.draw import draw_tokens
+from interplay_hf.decoding.draw import draw_tokens, row_streams
 from interplay_hf.decoding.kv_cache import preallocated_cache
 
 
@@ -52,9 +52,7 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], seeds: Sequence[int | N
     owner = torch.tensor([distinct.setdefault(tuple(p), len(distinct)) for p in prompts], device=device)
     input_ids, attention_mask = left_pad(list(distinct), settings.pad_id, device)
     position_ids = (attention_mask.cumsum(-1) - 1).clamp_(min=0)  # left pads at 0, as generate
-    greedy = [seed is None or settings.temperature <= 0 for seed in seeds]
-    row_seeds = torch.tensor([seed or 0 for seed in seeds], dtype=torch.int64, device=device)
-    greedy_rows = torch.tensor(greedy, device=device) if any(greedy) else None
+    row_seeds, greedy_rows, all_greedy = row_streams(seeds, settings.temperature, device)
     stop_ids = torch.tensor(settings.stop_ids, device=device)
     cache = preallocated_cache(model.config, input_ids.shape[1] + settings.max_new_tokens)
     rows = list(range(len(prompts)))  # batch position -> prompt index
@@ -65,7 +63,7 @@ def decode(model: Any, prompts: Sequence[Sequence[int]], seeds: Sequence[int | N
         cache.batch_select_indices(owner)  # each sample gets its prompt's cache rows
         logits, attention_mask, position_ids = logits[owner], attention_mask[owner], position_ids[owner]
         for step in range(settings.max_new_tokens):
-            if all(greedy):
+            if all_greedy:
                 tokens = logits.argmax(-1)
             else:
                 tokens = draw_tokens(logits, row_seeds, step, settings.temperature, settings.top_p, greedy_rows)

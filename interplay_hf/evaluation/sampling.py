@@ -22,6 +22,7 @@ from interplay_hf.decoding.draw import (  # noqa: F401  (re-exported: the sampli
     CounterSampler,
     counter_uniform,
     draw_tokens,
+    row_streams,
     sample_seed,
     splitmix64,
     uniform_reference,
@@ -192,11 +193,9 @@ class HFSampler:
 
         input_ids, attention_mask = left_pad([r.prompt_ids for r in batch], self.stop.pad_token_id, self.device)
         width = input_ids.shape[1]
-        greedy = [r.seed is None or self.temperature <= 0 for r in batch]
-        seeds = torch.tensor([r.seed or 0 for r in batch], dtype=torch.int64, device=self.device)
-        greedy_rows = torch.tensor(greedy, device=self.device) if any(greedy) else None
+        seeds, greedy_rows, all_greedy = row_streams([r.seed for r in batch], self.temperature, self.device)
         processors = LogitsProcessorList()
-        if not all(greedy):
+        if not all_greedy:
             processors.append(CounterSampler(seeds, width, self.temperature, self.top_p, greedy_rows))
         kwargs = {"tokenizer": self.tokenizer} if self.stop.stop_string else {}
         with torch.inference_mode():
