@@ -89,6 +89,11 @@ def test_generated_chance_answers_are_cached_and_a_bad_entry_is_recomputed(tmp_p
     assert chance.generated_answers(3, ["zoo"], 40, seed=5) == [0] * 40 and len(calls) == 40  # another key
     entries[0].write_text("{not json")
     assert chance.generated_answers(3, ["zoo", "teacher"], 40, seed=5) == [0] * 40  # corrupt: recomputed
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    monkeypatch.setenv("INTERPLAY_HF_CACHE", str(blocked))
+    assert chance.generated_answers(2, ["zoo"], 5, seed=1) == [0] * 5  # cannot be written: skipped, no error
+    assert blocked.read_text() == "not a directory"  # nothing it did not write is touched
 
 
 def test_answer_key_is_numeric():
