@@ -106,6 +106,8 @@ def test_cpu_precision_is_bf16_autocast_where_the_cpu_has_native_bf16_unless_set
     assert parse_stage_args("sft", ["--config", sft_recipe(paths, bf16=False)])[1].bf16 is False  # the recipe wins
     assert parse_stage_args("grpo", ["--config", grpo_recipe(paths), "--bf16", "false"])[1].bf16 is False
     assert config.trains_on_cpu({"use_cpu": False}, []) is False and config.trains_on_cpu({}, ["--use_cpu", "true"])
+    assert config.trains_on_cpu({"use_cpu": True}, ["--use-cpu=false"]) is False  # the command line wins
+    assert config.trains_on_cpu({"use_cpu": False}, ["--use_cpu", "--bf16", "true"])  # a bare flag is true
     script, train, _ = parse_stage_args("grpo", ["--config", grpo_recipe(paths)])
     assert script.decode_loop is True  # GRPO rollouts through train/rollouts.py unless switched off
 

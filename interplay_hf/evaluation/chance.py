@@ -87,9 +87,11 @@ def chance_distribution(eval_answers: Iterable[tuple[int, str]], contexts: list[
     eval_answers = list(eval_answers)
     ops = sorted({op for op, _ in eval_answers})
     dist = AnswerDistribution(leave_one_out=True)
-    generate = None
-    if samples_per_op > 0 and contexts:
-        from interplay_hf.data import SUPPORTED_OPS, get_context, problem_answer
+    from interplay_hf.data import SUPPORTED_OPS
+
+    use_generator = samples_per_op > 0 and bool(contexts)
+    if use_generator:
+        from interplay_hf.data import get_context
         from interplay_hf.errors import ConfigError
 
         for c in contexts:
@@ -98,9 +100,8 @@ def chance_distribution(eval_answers: Iterable[tuple[int, str]], contexts: list[
             except ConfigError as err:  # a silent fallback would change what the chance column means
                 raise ConfigError(f"chance baseline: {err}. Pass --chance-samples 0 to estimate it from the eval "
                                   "set's own answers (leave-one-out) instead of generated problems.") from None
-        generate = problem_answer  # the answer alone: no text is rendered
     for op in ops:
-        if generate is not None and op in SUPPORTED_OPS:
+        if use_generator and op in SUPPORTED_OPS:
             for answer in generated_answers(op, contexts, samples_per_op, seed):
                 dist.add(op, answer)
             dist.source[op] = f"generated ({samples_per_op} problems)"
@@ -118,7 +119,7 @@ def generated_answers(op: int, contexts: list[str], samples: int, seed: int) -> 
     from interplay_hf.data import get_context, problem_answer
     from interplay_hf.data import graph as graph_module
 
-    def draw() -> list[int]:
+    def draw() -> list[int]:  # the answer alone: no text is rendered
         return [problem_answer(op=op, context=contexts[i % len(contexts)], seed=seed + op * 1_000_003 + i)
                 for i in range(samples)]
 

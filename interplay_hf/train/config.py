@@ -303,13 +303,25 @@ def parse_stage_args(
 
 
 def trains_on_cpu(recipe: dict, cli_argv: list[str]) -> bool:
-    """Will the stage train on the CPU? (``use_cpu`` on the command line or in the recipe, or no CUDA device.)"""
-    if "--use_cpu" in cli_argv:
-        index = cli_argv.index("--use_cpu")
-        value = cli_argv[index + 1] if index + 1 < len(cli_argv) else "true"
-        return str(value).lower() in ("true", "1", "yes")
-    if "use_cpu" in recipe:
-        return str(recipe["use_cpu"]).lower() in ("true", "1", "yes")
+    """Will the stage train on the CPU? (``use_cpu`` on the command line or in the recipe, or no CUDA device.)
+
+    Read before parsing, because the precision default must be set before TRL derives its mixed-precision mode; a
+    value TRL's parser would refuse counts as not given here, and the parser then says what is wrong with it."""
+    from argparse import ArgumentTypeError
+
+    from transformers.hf_argparser import string_to_bool
+
+    given = [recipe["use_cpu"]] if "use_cpu" in recipe else []
+    for i, token in enumerate(cli_argv):  # the last one wins, as in the parser; a bare flag means true
+        name, _, value = token.partition("=")
+        if name.replace("-", "_") == "__use_cpu":
+            following = cli_argv[i + 1] if i + 1 < len(cli_argv) else "--"
+            given.append(value or ("true" if following.startswith("--") else following))
+    if given:
+        try:
+            return string_to_bool(given[-1])
+        except (ArgumentTypeError, AttributeError):
+            return False
     import torch
 
     return not torch.cuda.is_available()
