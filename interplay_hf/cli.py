@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from interplay_hf.cli_guard import DEBUG_ENV, pop_debug_flag, run_guarded
+from interplay_hf.guard.policy import DEBUG_ENV, pop_debug_flag, run_guarded
 
 # Order = order in `--help`; module -> it registers one or more sub-commands.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -57,7 +57,7 @@ def subcommand_flags(words: tuple[str, ...]) -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse and run one sub-command under the error policy of :mod:`interplay_hf.cli_guard`."""
+    """Parse and run one sub-command under the error policy of :mod:`interplay_hf.guard.policy`."""
     argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
 

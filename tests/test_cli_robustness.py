@@ -314,7 +314,7 @@ Root Cause (first observed failure):
 
 @pytest.mark.parametrize("chunk", [1, 7, 4096])
 def test_launcher_noise_filter_drops_the_elastic_block_and_keeps_the_rest(chunk):
-    from interplay_hf.cli_guard import LauncherNoiseFilter
+    from interplay_hf.guard.elastic_log import LauncherNoiseFilter
 
     kept = b"step 1 loss 2.0\n\rTraining:  50%|#####     | 5/10\n" + b"=" * 30 + b"\na table rule, not a failure\n"
     stream = kept + ELASTIC_FAILURE + b"Warning: the last line\n"

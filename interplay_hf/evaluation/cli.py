@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from interplay_hf.cli_guard import check_output_dir
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.config import EvalConfig, add_dataclass_arguments, config_from_args
 from interplay_hf.evaluation.edge import EdgeCriteria
+from interplay_hf.guard.paths import refuse_file_as_folder
 
 
 def register(subparsers) -> None:
@@ -85,8 +85,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def eval_main(argv: list[str] | None = None) -> int:
     """``python -m interplay_hf.evaluation.run`` (what ``accelerate launch`` runs): ``interplay-hf eval`` in each rank."""
-    from interplay_hf.cli_guard import pop_debug_flag, run_guarded
     from interplay_hf.evaluation import run as run_module
+    from interplay_hf.guard.policy import pop_debug_flag, run_guarded
 
     argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
     return run_guarded("interplay-hf eval", lambda: run_eval(run_module.build_arg_parser().parse_args(argv)), debug=debug)
@@ -97,7 +97,7 @@ def run_report(args: argparse.Namespace) -> int:
     from interplay_hf.evaluation.passk import parse_int_list
     from interplay_hf.evaluation.stats import BootstrapSpec
 
-    check_output_dir(args.output_dir)
+    refuse_file_as_folder(args.output_dir)
     labels = [x for x in args.labels.split(",")] if args.labels else None
     spec = BootstrapSpec(resamples=args.bootstrap_resamples, confidence=args.confidence)
     report = compare_runs(args.eval_dirs, labels, args.output_dir, parse_int_list(args.k, "--k"), spec,
@@ -122,7 +122,7 @@ def run_findings(args: argparse.Namespace) -> int:
 def run_select_edge(args: argparse.Namespace) -> int:
     from interplay_hf.evaluation.edge import select_edge_command
 
-    check_output_dir(args.output_dir)
+    refuse_file_as_folder(args.output_dir)
     criteria = EdgeCriteria(**{name: getattr(args, name) for name in EdgeCriteria.__dataclass_fields__})
     args = resolve_released_args(args)
     if args.results is None:

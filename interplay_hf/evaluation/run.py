@@ -115,9 +115,9 @@ _RESULTS_IDENTITY = ("model", "subfolder", "revision", "data", "split", "n")
 def check_output_dir(cfg: EvalConfig, out: Path) -> None:
     """Refuse (without ``--overwrite``) an output folder holding results of another model or other settings:
     a re-run of the same command may replace or resume its own results, never someone else's."""
-    from interplay_hf.cli_guard import check_output_dir as check_is_folder
+    from interplay_hf.guard.paths import refuse_file_as_folder
 
-    check_is_folder(out)
+    refuse_file_as_folder(out)
     if cfg.overwrite:
         return
     fix = "choose another --output-dir, or pass --overwrite to replace them"

@@ -28,8 +28,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from interplay_hf.cli_guard import ERROR_FILE_ENV, debug_requested, quiet_launcher, read_child_error
 from interplay_hf.errors import ConfigError
+from interplay_hf.guard.launched import quiet_launcher, read_child_error
+from interplay_hf.guard.policy import ERROR_FILE_ENV, debug_requested
 from interplay_hf.pipeline.commands import write_merged_recipe
 from interplay_hf.pipeline.decide import (
     DONE_FILE,

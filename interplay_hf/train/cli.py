@@ -13,8 +13,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from interplay_hf.cli_guard import check_output_dir, debug_requested, run_launched
 from interplay_hf.errors import ConfigError
+from interplay_hf.guard.launched import run_launched
+from interplay_hf.guard.paths import refuse_file_as_folder
+from interplay_hf.guard.policy import debug_requested
 from interplay_hf.launch import AccelerateLaunch
 from interplay_hf.redact import redact_argv
 
@@ -79,7 +81,7 @@ def register(subparsers) -> None:
 def run_tokenizer(args) -> int:
     from interplay_hf.tokenizer import build_tokenizer_from_dataset
 
-    check_output_dir(args.output_dir)
+    refuse_file_as_folder(args.output_dir)
 
     tokenizer = build_tokenizer_from_dataset(
         args.dataset, args.output_dir, args.split, args.column, args.vocab_size, args.max_texts, args.numbers

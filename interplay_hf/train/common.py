@@ -216,7 +216,7 @@ class StagePusher(Protocol):
 def stage_cli(kind: str, main, argv: list[str] | None = None, pusher: StagePusher | None = None) -> int:
     """``python -m interplay_hf.train.<kind>``: parse, check, train, push, under the CLI error policy (one line,
     no traceback). ``pusher`` comes from the script's ``__main__`` block: the Hub layer sits above training."""
-    from interplay_hf.cli_guard import pop_debug_flag, run_guarded
+    from interplay_hf.guard.policy import pop_debug_flag, run_guarded
     from interplay_hf.train.config import parse_stage_args
 
     argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))

@@ -1,0 +1,2 @@
+"""What every entry point shares: the error policy (:mod:`.policy`), running a launched child (:mod:`.launched`)
+with torch-elastic's noise filtered out (:mod:`.elastic_log`), and checks on output folders (:mod:`.paths`)."""
