@@ -59,9 +59,9 @@ def test_data_stages_with_overrides_are_valid_data_recipes(path, tmp_path):
         recipe_from_dict(merge_recipe(recipe, stage.recipe_overrides or {}))
 
 
-def test_the_mini_study_compares_arms_that_differ_only_in_the_intervention(tmp_path):
-    """Each finding's two arms share every input but the one the claim is about (recipes/mini/findings.yaml)."""
-    plan = build_plan(RECIPES / "mini" / "study.yaml", tmp_path)
+def test_the_v1_mini_study_compares_arms_that_differ_only_in_the_intervention(tmp_path):
+    """Each v1 finding's two arms share every input but the one the claim is about (recipes/mini/v1/findings.yaml)."""
+    plan = build_plan(RECIPES / "mini" / "v1" / "study.yaml", tmp_path)
     args = {s.name: s.args for s in plan.stages}
     assert args["rl.edge"]["dataset_train_split"] == "rl_edge" and args["rl.id"]["dataset_train_split"] == "rl_id"
     assert {k: v for k, v in args["rl.edge_mixed"].items() if not k.startswith("reward")} == {
@@ -97,7 +97,7 @@ def test_gpu_placement_retargets_training_stages_and_keeps_the_sft_hashes(tmp_pa
     from interplay_hf.errors import ConfigError
     from interplay_hf.pipeline.placement import placed_plan
 
-    recipe = RECIPES / "mini" / "study.yaml"
+    recipe = RECIPES / "mini" / "v1" / "study.yaml"
     cpu = build_plan(recipe, tmp_path)
     gpu = placed_plan(recipe, tmp_path, "gpu")
     for placed, local in zip(gpu.stages, cpu.stages):

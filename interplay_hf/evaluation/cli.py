@@ -1,4 +1,4 @@
-"""`interplay-hf eval`, `interplay-hf report`, `interplay-hf select-edge` (torch is imported only when run)."""
+"""`interplay-hf eval`, `report`, `findings`, `select-edge`, `select-problems` (torch is imported only when run)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,20 @@ def register(subparsers) -> None:
     p.add_argument("--bootstrap-resamples", "--bootstrap_resamples", dest="bootstrap_resamples", type=int, default=1000,
                    help="bootstrap resamples over problems (default 1000)")
     p.set_defaults(func=run_findings)
+
+    p = subparsers.add_parser(
+        "select-problems",
+        help="pick RL prompts problem by problem from a base model's eval of a candidate pool (1..max verified hits)",
+    )
+    p.add_argument("--results", required=True, help="the base model's eval of the pool (eval dir or results.json)")
+    p.add_argument("--dataset", required=True, help="the saved dataset the pool was evaluated from")
+    p.add_argument("--split", required=True, help="the pool's split in --dataset (e.g. pool_op4)")
+    p.add_argument("--min-hits", type=int, default=1, help="fewest process-verified hits of n to select (default 1)")
+    p.add_argument("--max-hits", type=int, required=True, help="most process-verified hits of n to select")
+    p.add_argument("--seed", type=int, default=0, help="seed of the same-size unselected control draw (default 0)")
+    p.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True,
+                   help="a saved dataset with splits edge and control, plus selection.json")
+    p.set_defaults(func=run_select_problems)
 
     p = subparsers.add_parser(
         "select-edge",
@@ -116,6 +130,18 @@ def run_findings(args: argparse.Namespace) -> int:
     print(findings_markdown(result))
     if args.output:
         print(f"-> {args.output}")
+    return 0
+
+
+def run_select_problems(args: argparse.Namespace) -> int:
+    from interplay_hf.evaluation.edge_problems import write_selection
+
+    check_output_dir(args.output_dir)
+    sel = write_selection(args.results, args.dataset, args.split, args.min_hits, args.max_hits, args.seed,
+                          args.output_dir)
+    print(f"selected {len(sel['edge'])} of {sel['pool']} problems with {sel['min_hits']}-{sel['max_hits']} verified "
+          f"hits of {sel['n']} ({sel['never_solved']} never solved, {sel['always_solved']} always); "
+          f"control: {len(sel['control'])} drawn from the whole pool -> {args.output_dir}")
     return 0
 
 

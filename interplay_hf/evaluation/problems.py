@@ -29,7 +29,7 @@ def context_name(name: str | None) -> str:
         return name
 
 
-def _row_id(row: dict) -> str:
+def row_id(row: dict) -> str:
     rid = row.get("id")
     # The official release's id is hash(solution) % 23 and collides constantly: use the data layer's content id then.
     if isinstance(rid, str) and len(rid) >= 8:
@@ -191,7 +191,7 @@ def to_problems(
         kept.append(
             EvalProblem(
                 index=len(kept),
-                id=_row_id(row),
+                id=row_id(row),
                 op=op,
                 context=ctx,
                 prompt=_prompt(row),
