@@ -136,7 +136,7 @@ def run_findings(args: argparse.Namespace) -> int:
 def run_select_problems(args: argparse.Namespace) -> int:
     from interplay_hf.evaluation.edge_problems import write_selection
 
-    check_output_dir(args.output_dir)
+    refuse_file_as_folder(args.output_dir)
     sel = write_selection(args.results, args.dataset, args.split, args.min_hits, args.max_hits, args.seed,
                           args.output_dir)
     print(f"selected {len(sel['edge'])} of {sel['pool']} problems with {sel['min_hits']}-{sel['max_hits']} verified "
