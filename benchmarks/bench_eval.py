@@ -10,7 +10,7 @@ settings (temperature 0.7, top-p 1, no top-k, stop at ``</answer>``) with the sa
 
 * ``plain generate``: ``AutoModelForCausalLM.from_pretrained`` + ``model.generate(do_sample=True)`` over
   left-padded batches (what a simple eval script does);
-* ``interplay-hf eval``: ``evaluation.run.evaluate`` end to end (loading, per-sample seeded decoding, scoring,
+* ``interplay-hf eval``: ``evaluation.runner.evaluate`` end to end (loading, per-sample seeded decoding, scoring,
   chance baseline, results files), with ``--dtype`` as given.
 
 The two alternate for ``--rounds`` rounds, so both see the same machine load; the ratio of the best rates is
@@ -85,7 +85,7 @@ def plain_generate(model_dir: str, prompts: list[str], n: int, max_new: int, bat
 def our_eval(model_dir: str, data: str, n: int, max_new: int, batch_size: int, dtype: str, out: Path) -> tuple[int, float, float]:
     """(generated tokens, wall seconds, CPU seconds) of ``interplay-hf eval`` end to end."""
     from interplay_hf.evaluation.config import EvalConfig
-    from interplay_hf.evaluation.run import evaluate
+    from interplay_hf.evaluation.runner import evaluate
 
     cfg = EvalConfig(output_dir=str(out), model=model_dir, data=data, n=n, k=[1], max_new_tokens=max_new,
                      batch_size=batch_size, dtype=dtype, greedy=False)

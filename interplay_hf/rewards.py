@@ -34,7 +34,6 @@ from interplay_hf.errors import ConfigError
 from interplay_hf.verify import (
     DEFAULT_MAX_CHARS,
     MODES,
-    VerificationResult,
     completion_text,
     extract_answer,
     outcome_rl,
@@ -95,7 +94,7 @@ def _verify_row(completion: Any, kwargs: Mapping[str, Any], index: int, mode: st
     return verify(text, gold_solution=solution, gold_graph=graph, gold_answer=answer, mode=mode, max_chars=max_chars)
 
 
-def _score_all(completions: Sequence[Any], score: Callable[[Any, int], float], name: str) -> list[float]:
+def _score_all(completions: Sequence[Any], score: Callable[[Any, int], float]) -> list[float]:
     """Apply ``score`` to each completion, clamped to [0, 1]. The verifier is total on model output, so an
     exception here is a bug (or unusable gold) and must stop the run, not train on silent zeros."""
     rewards: list[float] = []
@@ -126,7 +125,7 @@ def outcome_reward(
         pred = extract_answer(text, answer_colon=answer_colon, exact_lower=verify_mode == "compat")
         return 1.0 if outcome_rl(pred, gold.answer) else 0.0
 
-    return _score_all(completions, score, "outcome_reward")
+    return _score_all(completions, score)
 
 
 def process_reward(
@@ -139,7 +138,6 @@ def process_reward(
     return _score_all(
         completions,
         lambda c, i: _verify_row(c, kwargs, i, verify_mode, max_chars).process_score,
-        "process_reward",
     )
 
 
@@ -155,7 +153,6 @@ def mixed_reward(
     return _score_all(
         completions,
         lambda c, i: _verify_row(c, kwargs, i, verify_mode, max_chars).mixed_reward(alpha, gated),
-        "mixed_reward",
     )
 
 
@@ -170,7 +167,6 @@ def mixed_ungated_reward(
     return _score_all(
         completions,
         lambda c, i: _verify_row(c, kwargs, i, verify_mode, max_chars).mixed_reward(alpha, gated=False),
-        "mixed_ungated_reward",
     )
 
 
@@ -184,7 +180,6 @@ def strict_reward(
     return _score_all(
         completions,
         lambda c, i: _verify_row(c, kwargs, i, verify_mode, max_chars).strict_reward(),
-        "strict_reward",
     )
 
 
@@ -200,7 +195,7 @@ def format_reward(completions: Sequence[Any], max_chars: int | None = DEFAULT_MA
             return 0.0
         return 1.0 if parse_solution(text, max_chars=None).steps else 0.0
 
-    return _score_all(completions, score, "format_reward")
+    return _score_all(completions, score)
 
 
 def _looks_numeric(answer: str) -> bool:
@@ -328,10 +323,3 @@ def get_reward_funcs(
         names = [names]
     kwargs = kwargs or {}
     return [get_reward_func(name, **dict(kwargs.get(name) or {})) for name in names]
-
-
-def results_for(completions: Sequence[Any], **kwargs: Any) -> list[VerificationResult]:
-    """Verification results for a batch in TRL's calling convention (for custom logging)."""
-    mode = kwargs.pop("verify_mode", "compat")
-    max_chars = kwargs.pop("max_chars", DEFAULT_MAX_CHARS)
-    return [_verify_row(c, kwargs, i, mode, max_chars) for i, c in enumerate(completions or ())]

@@ -12,7 +12,7 @@ import pytest
 from conftest import FIXTURES, read_jsonl
 
 from interplay_hf.data import CONTEXTS, generate_problem
-from interplay_hf.data.graph import REVERSE, RNG, ProblemGraph, evaluate
+from interplay_hf.data.graph import REVERSE, RNG, ProblemGraph, compute_values
 from interplay_hf.data.render import render
 
 
@@ -152,7 +152,7 @@ def make_graph(context: str, mode: str, sentences: list[tuple[str, dict]], total
         parents=parents, topo=topo_ids, sentences=[ids[n] for n in inst_names], const=const, rng_op=rng_op,
         notation=notation, values={}, unknown=unknown,
     )
-    g.values = evaluate(topo_ids, parents, P, const, rng_op, notation)
+    g.values = compute_values(topo_ids, parents, P, const, rng_op, notation)
     g.op = g.op_count()
     order = list(range(len(sentences) + (mode == REVERSE)))
     return g, order

@@ -9,10 +9,11 @@ from conftest import assert_schema, results_from_records
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.aggregate import block, summarize
-from interplay_hf.evaluation.compare import compare_runs
+from interplay_hf.evaluation.compare import compare_runs, overall_table
 from interplay_hf.evaluation.edge import EdgeCriteria, informative_share, select_edge
+from interplay_hf.evaluation.formatting import pct, table_ks
 from interplay_hf.evaluation.passk import DEFAULT_REGIMES, pass_at_k
-from interplay_hf.evaluation.report import table_ks, write_run_report
+from interplay_hf.evaluation.report import write_run_report
 from interplay_hf.evaluation.results_schema import Edge, Report
 
 ERRORS = {"missing": 1, "extra": 0, "value_mismatch": 2, "dependency_mismatch": 0, "answer_mismatch": 1, "format": 0}
@@ -139,6 +140,11 @@ def test_compare_runs_side_by_side(tmp_path):
     assert "### OOD-edge" in errors and "dependency_mismatch" in errors and "| RL | " in errors
     assert_png(tmp_path / "cmp" / "plots" / "compare_vs_op.png")
     assert_png(tmp_path / "cmp" / "plots" / "compare_vs_k.png")
+    # What the pipeline prints comes from report.json alone (never from parsing report.md).
+    table = overall_table(json.loads((tmp_path / "cmp" / "report.json").read_text())).splitlines()
+    assert table[0].startswith("| run | N | proc@1 (95% CI) |") and "out@16" in table[0]
+    assert [row.split(" | ")[0] for row in table[2:]] == ["| base", "| RL"]
+    assert f"| {pct(report['summaries']['RL']['overall']['outcome_pass@k']['16'])} |" in table[3]
     with pytest.raises(ConfigError, match="--labels"):
         compare_runs([tmp_path / "base"], ["a", "b"], tmp_path / "x")
     with pytest.raises(ConfigError, match="results.json"):

@@ -17,23 +17,20 @@ from pathlib import Path
 import pytest
 from conftest import assert_schema
 
+from interplay_hf.decoding.draw import CounterSampler, counter_uniform, sample_seed, uniform_reference
 from interplay_hf.errors import ConfigError
-from interplay_hf.evaluation import run as run_module
+from interplay_hf.evaluation import runner
 from interplay_hf.evaluation.aggregate import summarize
 from interplay_hf.evaluation.config import EvalConfig
 from interplay_hf.evaluation.results_schema import Block, ProblemRecord, Results, Summary
-from interplay_hf.evaluation.run import evaluate
+from interplay_hf.evaluation.runner import evaluate
 from interplay_hf.evaluation.sampling import (
-    CounterSampler,
     HFSampler,
     Request,
     build_requests,
-    counter_uniform,
     cut_completion,
     decode_completion,
-    sample_seed,
     stop_config,
-    uniform_reference,
 )
 from interplay_hf.evaluation.stats import BootstrapSpec
 from interplay_hf.versions import library_versions
@@ -149,7 +146,7 @@ class ScriptedSampler:
             for j in range(cfg.n):
                 text = gold if j < good else answer_only if j == good else " Define junk as Z; so Z = 99."
                 self.by_seed[sample_seed(cfg.seed, p.id, j)] = text
-            self.by_prompt[tuple(run_module.encode_prompt(tokenizer, p.prompt, cfg.chat))] = gold
+            self.by_prompt[tuple(runner.encode_prompt(tokenizer, p.prompt, cfg.chat))] = gold
         self.prompts_seen = []
 
     def generate(self, requests):
@@ -171,7 +168,7 @@ def scripted(monkeypatch, fail_after=None):
         made.append(ScriptedSampler(problems, tokenizer, cfg, fail_after))
         return made[-1]
 
-    monkeypatch.setattr(run_module, "make_sampler", make)
+    monkeypatch.setattr(runner, "make_sampler", make)
     return made
 
 
@@ -263,7 +260,7 @@ def test_hub_subfolder_layout_and_chat_template(tiny_model_dir, tmp_path):
     results = evaluate(cfg)
     assert results["subfolder"] == "ctx_setting/base" and results["sampling"]["chat"] is True
     assert len(read_jsonl(tmp_path / "out" / "samples.jsonl")) == 3 * 2
-    ids = run_module.encode_prompt(tok, "What is 2?", chat=True)
+    ids = runner.encode_prompt(tok, "What is 2?", chat=True)
     assert tok.decode(ids) == "<question> What is 2? </question> <solution>"
 
 
@@ -293,7 +290,7 @@ def test_bad_input_is_a_config_error_before_sampling(tiny_model_dir, tmp_path, m
     def no_sampling(*a, **k):
         raise AssertionError("sampling must not start on bad input")
 
-    monkeypatch.setattr(run_module, "make_sampler", no_sampling)
+    monkeypatch.setattr(runner, "make_sampler", no_sampling)
     with pytest.raises(ConfigError, match="--k 8 exceeds --n 4"):
         cfg_for(tiny_model_dir, tmp_path, k="1,8")
     with pytest.raises(ConfigError, match="--n"):

@@ -15,7 +15,8 @@ from interplay_hf.cli import main
 from interplay_hf.data.build import build_datasets
 from interplay_hf.errors import ConfigError
 from interplay_hf.hub import render_dataset_card, render_model_card
-from interplay_hf.hub.card_inputs import mixture_rows, redact
+from interplay_hf.hub.card_inputs import mixture_rows
+from interplay_hf.redact import redact
 
 SENTINEL = "hf_SENTINELsentinelSENTINELsentinel0123"
 REPO_ROOT = Path(__file__).parent.parent

@@ -85,13 +85,9 @@ def _is_main_block(node: ast.stmt) -> bool:
                                                    for c in test.comparators))
 
 
-def imports_of(module: str, path: Path, known: set[str]) -> set[str]:
-    """The package modules ``module`` imports anywhere in its source (``from pkg import submodule`` included),
-    except in its ``if __name__ == "__main__":`` block, which belongs to the entry-point layer."""
+def _imports_in(module: str, path: Path, nodes: list[ast.stmt], known: set[str]) -> set[str]:
     found = set()
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    tree.body = [node for node in tree.body if not _is_main_block(node)]
-    for node in ast.walk(tree):
+    for node in (n for top in nodes for n in ast.walk(top)):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -105,6 +101,32 @@ def imports_of(module: str, path: Path, known: set[str]) -> set[str]:
             if name.startswith(PACKAGE) and name != module:
                 found.add(name)
     return found
+
+
+def imports_of(module: str, path: Path, known: set[str]) -> set[str]:
+    """The package modules ``module`` imports anywhere in its source (``from pkg import submodule`` included),
+    except in its ``if __name__ == "__main__":`` block, which belongs to the entry-point layer."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return _imports_in(module, path, [node for node in tree.body if not _is_main_block(node)], known)
+
+
+def main_block_imports(module: str, path: Path, known: set[str]) -> set[str]:
+    """The package modules imported by ``module``'s ``if __name__ == "__main__":`` block."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return _imports_in(module, path, [node for node in tree.body if _is_main_block(node)], known)
+
+
+def reaches(graph: dict[str, set[str]], start: str, target: str) -> bool:
+    """Whether importing ``start`` imports ``target`` (directly or through other modules)."""
+    seen, todo = set(), [start]
+    while todo:
+        current = todo.pop()
+        if current == target:
+            return True
+        if current not in seen:
+            seen.add(current)
+            todo.extend(graph.get(current, ()))
+    return False
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -157,6 +179,54 @@ def test_no_import_cycles():
     # A package's __init__ re-exports its modules; a module importing its own package's __init__ would
     # always close a loop through it, so those edges are reported as cycles too (import the module instead).
     assert _cycles(graph) == []
+
+
+def test_no_main_block_imports_its_own_module():
+    """``python -m pkg.mod`` runs ``mod`` as ``__main__``; if its ``__main__`` block imports a module that imports
+    ``pkg.mod``, the file runs a second time as a module (two copies of its globals, import-time work done twice)."""
+    graph, modules = import_graph(), all_modules()
+    loops = [f"{module}: its __main__ block imports {start}, which imports {module} again"
+             for module, path in modules.items()
+             for start in sorted(main_block_imports(module, path, set(modules)))
+             if reaches(graph, start, module)]
+    assert loops == []
+
+
+def test_a_main_block_loop_is_detected(tmp_path):
+    path = tmp_path / "run.py"
+    path.write_text("import sys\nif __name__ == '__main__':\n    from interplay_hf.evaluation.cli import main\n")
+    known = set(all_modules()) | {"interplay_hf.evaluation.run"}
+    starts = main_block_imports("interplay_hf.evaluation.run", path, known)
+    assert starts == {"interplay_hf.evaluation.cli"}
+    graph = {"interplay_hf.evaluation.cli": {"interplay_hf.evaluation.runner"},
+             "interplay_hf.evaluation.runner": {"interplay_hf.evaluation.run"}}
+    assert reaches(graph, "interplay_hf.evaluation.cli", "interplay_hf.evaluation.run")
+    assert not reaches(graph, "interplay_hf.evaluation.runner", "interplay_hf.evaluation.cli")
+
+
+def private_imports(module: str, path: Path) -> list[str]:
+    """``_private`` names ``module`` imports from other package modules (``from interplay_hf.x import _y``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.ImportFrom):
+            source = _absolute(module, path.name == "__init__.py", node)
+            found += [f"{module} imports {source}.{a.name}" for a in node.names
+                      if source.startswith(PACKAGE) and a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+def test_no_private_name_is_imported_across_modules():
+    """A leading underscore means "this module's business": another module that needs it needs a public name."""
+    assert [line for module, path in all_modules().items() for line in private_imports(module, path)] == []
+
+
+def test_a_private_import_is_detected(tmp_path):
+    path = tmp_path / "compare.py"
+    path.write_text("from interplay_hf.evaluation.report import _table, pct\nfrom .stats import _x\n"
+                    "from os import _exit\n")
+    assert private_imports("interplay_hf.evaluation.compare", path) == [
+        "interplay_hf.evaluation.compare imports interplay_hf.evaluation.report._table",
+        "interplay_hf.evaluation.compare imports interplay_hf.evaluation.stats._x"]
 
 
 def test_no_upward_imports():

@@ -73,13 +73,13 @@ def test_rollouts_end_at_eos_when_the_recipe_says_so(tiny_tokenizer):
     """A checkpoint saved with ``</answer>`` as a stop keeps only EOS once stop_at_answer_close is false."""
     from types import SimpleNamespace
 
-    from interplay_hf.train.common import load_model
+    from interplay_hf.train.common import model_from_args
 
     model_args = SimpleNamespace(model_name_or_path=None, dtype=None, attn_implementation=None, model_revision=None)
     training_args = SimpleNamespace(seed=0, trust_remote_code=False)
-    stops = load_model(SimpleNamespace(model_preset="qwen2-300k", model_subfolder=None, stop_at_answer_close=True),
+    stops = model_from_args(SimpleNamespace(model_preset="qwen2-300k", model_subfolder=None, stop_at_answer_close=True),
                        model_args, training_args, tiny_tokenizer)
-    eos_only = load_model(SimpleNamespace(model_preset="qwen2-300k", model_subfolder=None,
+    eos_only = model_from_args(SimpleNamespace(model_preset="qwen2-300k", model_subfolder=None,
                                           stop_at_answer_close=False), model_args, training_args, tiny_tokenizer)
     assert stops.generation_config.eos_token_id == [3, 9]
     assert eos_only.generation_config.eos_token_id == [tiny_tokenizer.eos_token_id] == [3]

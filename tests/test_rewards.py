@@ -16,10 +16,10 @@ from interplay_hf.rewards import (
     mixed_reward,
     outcome_reward,
     process_reward,
-    results_for,
     strict_reward,
     validate_reward_config,
 )
+from interplay_hf.verify.core import verify
 
 GOLD = (
     "Define elementary school in Hawkesbury as B; so B = 2. Define private middle school in Hawkesbury as X; "
@@ -183,7 +183,9 @@ def test_valid_configs():
     assert get_reward_funcs("format") == [format_reward]
 
 
-def test_results_for_exposes_the_verdicts():
-    results = results_for([completion(B, X, E)], solution=[GOLD], answer=["6"])
-    assert results[0].missing == ["culinarian school in Hawkesbury"]
-    assert results[0].dependency_mismatch == ["total number of schools in Hawkesbury"]
+def test_process_reward_is_the_verifiers_process_score():
+    """The reward reads the same verdicts as ``verify`` (a missing node, a dependency mismatch) and no others."""
+    result = verify(completion(B, X, E), gold_solution=GOLD, gold_answer="6", mode="compat")
+    assert result.missing == ["culinarian school in Hawkesbury"]
+    assert result.dependency_mismatch == ["total number of schools in Hawkesbury"]
+    assert process_reward([completion(B, X, E)], solution=[GOLD], answer=["6"]) == [result.process_score] != [1.0]

@@ -227,7 +227,7 @@ def draw_graph(
     rng_op: dict[int, str] = {}
     notation: dict[int, str] = {}
     _sentence_params(topo, st.n_places, parents, rng, number_range, const, rng_op, notation)
-    values = evaluate(topo, parents, st.n_places, const, rng_op, notation, mod)
+    values = compute_values(topo, parents, st.n_places, const, rng_op, notation, mod)
     if not _values_allowed(values, topo, max_value, lambda x: _name(x, st.n_places, total_name, place_names,
                                                                     item_names, st.inst_place, st.inst_item)):
         return None
@@ -635,7 +635,7 @@ def _draw_names(rng: Random, place_groups, item_groups, l0: int, l1: int) -> tup
     return places, items
 
 
-def evaluate(
+def compute_values(
     topo: list[int],
     parents: list[list[int]],
     n_places: int,

@@ -2,8 +2,8 @@
 
 Data flow (one module each): ``problems`` (eval set → EvalProblem) → ``sampling`` / ``vllm_backend``
 (token ids, per-sample seeds) → ``scoring`` (verifier → per-problem counts) → ``aggregate`` (summary
-blocks, pure) → ``report`` (results.md, plots, comparisons); ``run`` wires them (and shards over
-``accelerate`` processes), ``edge`` selects the RL ops, ``cli`` registers ``eval``/``report``/``select-edge``.
+blocks, pure) → ``report`` (results.md, plots, comparisons); ``runner`` wires them (and shards over
+``accelerate`` processes; ``run`` is the launched entry point), ``edge`` selects the RL ops, ``cli`` registers ``eval``/``report``/``select-edge``.
 
 >>> from interplay_hf.evaluation import EvalConfig, evaluate
 >>> results = evaluate(EvalConfig(model="runs/x/base", data="eval.yaml", output_dir="runs/x/eval", n=8))  # doctest: +SKIP
@@ -18,15 +18,7 @@ from interplay_hf.evaluation.compare import compare_runs
 from interplay_hf.evaluation.config import EvalConfig
 from interplay_hf.evaluation.edge import EdgeCriteria, select_edge
 from interplay_hf.evaluation.passk import DEFAULT_REGIMES, first_k_pass, pass_at_k
-
-
-def evaluate(cfg: EvalConfig, log=None):
-    """See :func:`interplay_hf.evaluation.run.evaluate` (imported lazily: ``python -m ...run`` must not find the
-    module already imported by its package)."""
-    from interplay_hf.evaluation.run import evaluate as _evaluate
-
-    return _evaluate(cfg, log)
-
+from interplay_hf.evaluation.runner import evaluate
 
 __all__ = [
     "DEFAULT_REGIMES",

@@ -13,14 +13,14 @@ from interplay_hf.guard.paths import refuse_file_as_folder
 
 
 def register(subparsers) -> None:
-    from interplay_hf.evaluation import run as run_module
+    from interplay_hf.evaluation import runner
 
     p = subparsers.add_parser(
         "eval",
         help="sample n completions per problem, verify them, report pass@k per op/context/regime",
-        description=run_module.__doc__.split("\n")[0] + " Multi-process: accelerate launch -m interplay_hf.evaluation.run.",
+        description=runner.__doc__.split("\n")[0] + " Multi-process: accelerate launch -m interplay_hf.evaluation.run.",
     )
-    run_module.build_arg_parser(p)
+    runner.build_arg_parser(p)
     p.set_defaults(func=run_eval)
 
     p = subparsers.add_parser("report", help="compare eval runs (e.g. base vs RL) in one table and plots")
@@ -92,18 +92,18 @@ def resolve_released_args(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from interplay_hf.evaluation import run as run_module
+    from interplay_hf.evaluation import runner
 
-    return run_module.run_from_args(resolve_released_args(args))
+    return runner.run_from_args(resolve_released_args(args))
 
 
 def eval_main(argv: list[str] | None = None) -> int:
     """``python -m interplay_hf.evaluation.run`` (what ``accelerate launch`` runs): ``interplay-hf eval`` in each rank."""
-    from interplay_hf.evaluation import run as run_module
+    from interplay_hf.evaluation import runner
     from interplay_hf.guard.policy import pop_debug_flag, run_guarded
 
     argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
-    return run_guarded("interplay-hf eval", lambda: run_eval(run_module.build_arg_parser().parse_args(argv)), debug=debug)
+    return run_guarded("interplay-hf eval", lambda: run_eval(runner.build_arg_parser().parse_args(argv)), debug=debug)
 
 
 def run_report(args: argparse.Namespace) -> int:

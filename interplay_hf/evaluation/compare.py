@@ -14,21 +14,24 @@ from pathlib import Path
 from interplay_hf.atomic_io import write_json, write_text
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.aggregate import INTERVAL_METRICS, load_results, metric_values, records_in, summarize
-from interplay_hf.evaluation.passk import parse_regimes
-from interplay_hf.evaluation.report import (
-    HEADLINE_NOTE,
-    _error_table,
-    _k_axis,
-    _metric_columns,
-    _plt,
-    _safe,
-    _save,
-    _shade_regimes,
-    _style_axes,
-    _table,
+from interplay_hf.evaluation.formatting import (
+    context_per_op,
+    error_table,
+    fill_interval,
+    k_axis,
+    markdown_table,
+    metric_columns,
     pct,
+    pyplot,
+    regime_block,
+    safe_name,
+    save_figure,
+    shade_regimes,
+    style_axes,
     table_ks,
 )
+from interplay_hf.evaluation.passk import parse_regimes
+from interplay_hf.evaluation.report import HEADLINE_NOTE
 from interplay_hf.evaluation.results_schema import Report
 from interplay_hf.evaluation.stats import BootstrapSpec, align_by_id, paired_difference, unpaired_difference
 
@@ -112,11 +115,6 @@ def _difference_tables(differences: dict, regimes: dict, ks: Sequence[int], spec
     return lines + [""]
 
 
-def _block(summary: dict, regime: str) -> dict:
-    """A summary's block for a regime name ("all" = overall); empty when the run has no problem there."""
-    return summary["overall"] if regime == "all" else summary["per_regime"].get(regime, {})
-
-
 def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], regimes: dict, k_hi: int) -> list[str]:
     """Three plain-language lines: what the first run learned, what the second changed, whether it is beyond noise."""
     a = labels[0]
@@ -128,7 +126,7 @@ def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], reg
     names = [name for name in regimes if name in summaries[a]["per_regime"]] or ["all"]
     parts = []
     for name in names:
-        blk = _block(summaries[a], name)
+        blk = regime_block(summaries[a], name)
         parts.append(f"{name} {pct(blk['process_pass@k'].get('1'))}%{ci_text(blk, 1)} at pass@1, "
                      f"{pct(blk['process_pass@k'].get(str(k_hi)))}% at pass@{k_hi}")
     lines = [f"1. **{a}** writes a fully correct solution (every step verified): " + "; ".join(parts) + "."]
@@ -141,7 +139,7 @@ def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], reg
         recs = [(k, d["per_regime"].get(name, {}).get("process_pass@k", {}).get(str(k)))
                 for k in ((1, k_hi) if k_hi != 1 else (1,))]
         recs = [(k, rec) for k, rec in recs if rec is not None]
-        if all(not _block(summaries[lab], name).get("process_pass@k", {}).get(str(k_hi)) for lab in (a, b)):
+        if all(not regime_block(summaries[lab], name).get("process_pass@k", {}).get(str(k_hi)) for lab in (a, b)):
             unsolved.append(name)  # neither run solves a problem here: no change to report
             continue
         for k, rec in recs:
@@ -234,21 +232,30 @@ def _proc_with_ci(ks: Sequence[int]):
     return [(f"proc@{k} (95% CI)", lambda b, k=k: cell(b, k)) for k in ks]
 
 
+def overall_table(report: Report) -> str:
+    """The runs side by side over all problems (process pass@k with its interval, outcome pass@k), from
+    report.json: what the pipeline prints after its summary lines."""
+    tks = table_ks(report["k"])
+    cols = _proc_with_ci(tks) + metric_columns(tks, chance=False)[len(tks):]
+    rows = [([label], summary["overall"]) for label, summary in report["summaries"].items()]
+    return markdown_table(rows, ["run"], cols)
+
+
 def _regime_tables(summaries: dict, labels: Sequence[str], regimes: dict, tks: Sequence[int]) -> list[str]:
     first = summaries[labels[0]]
-    cols = _proc_with_ci(tks) + _metric_columns(tks, chance=False)[len(tks):]
+    cols = _proc_with_ci(tks) + metric_columns(tks, chance=False)[len(tks):]
     lines = ["## Per regime", ""]
     for name in [*regimes, "all"]:
         rows = []
         for lab in labels:
-            blk = summaries[lab]["overall"] if name == "all" else summaries[lab]["per_regime"].get(name)
+            blk = regime_block(summaries[lab], name)
             if blk:
                 rows.append(([lab], blk))
         if rows:
-            chance = (first["overall"] if name == "all" else first["per_regime"].get(name) or {}).get("chance_pass@k", {})
+            chance = regime_block(first, name).get("chance_pass@k", {})
             chance_txt = ", ".join(f"@{k} {pct(chance.get(str(k)))}" for k in tks) if chance else "–"
             span = "" if name == "all" else f" (op {regimes[name][0]}–{regimes[name][1]})"
-            lines += [f"### {name}{span} — chance: {chance_txt}", "", _table(rows, ["run"], cols), ""]
+            lines += [f"### {name}{span} — chance: {chance_txt}", "", markdown_table(rows, ["run"], cols), ""]
     return lines
 
 
@@ -257,10 +264,9 @@ def _error_tables(summaries: dict, labels: Sequence[str], regimes: dict) -> list
              "Percentage of samples showing each error (a sample can show several): what process rewards should "
              "reduce.", ""]
     for name in [*regimes, "all"]:
-        rows = [([lab], summaries[lab]["overall"] if name == "all" else summaries[lab]["per_regime"][name])
-                for lab in labels if name == "all" or name in summaries[lab]["per_regime"]]
+        rows = [([lab], blk) for lab in labels if (blk := regime_block(summaries[lab], name))]
         if rows:
-            lines += [f"### {name}", "", _error_table(rows, ["run"]), ""]
+            lines += [f"### {name}", "", error_table(rows, ["run"]), ""]
     return lines
 
 
@@ -286,46 +292,37 @@ def _per_op_tables(summaries: dict, labels: Sequence[str], tks: Sequence[int]) -
 # --------------------------------------------------------------------------------------------- plots
 
 
-def _band(ax, xs: Sequence, blocks: Sequence[dict], metric: str, k: int, color: str) -> None:
-    """Shade the interval of ``metric`` at ``k`` where the blocks carry one."""
-    cis = [(b.get(f"{metric}_ci") or {}).get(str(k)) for b in blocks]
-    if xs and all(ci is not None for ci in cis):
-        ax.fill_between(xs, [c[0] for c in cis], [c[1] for c in cis], color=color, alpha=0.18, lw=0)
-
-
 def write_compare_plots(summaries: dict, labels: Sequence[str], ks: Sequence[int], regimes: dict, out_dir: Path) -> list[Path]:
     """Runs side by side: pass@k vs op (a panel per k, process solid with its 95% band, outcome dotted), per
     context, and process pass@k vs k per regime with bands."""
-    plt = _plt()
+    plt = pyplot()
     headline = [ks[0], ks[-1]] if len(ks) > 1 else list(ks)
     paths = []
     first = summaries[labels[0]]
     contexts = sorted(first["per_context"])
-    groups = [("", None)] + ([(f"_{_safe(c)}", c) for c in contexts] if len(contexts) > 1 else [])
+    groups = [("", None)] + ([(f"_{safe_name(c)}", c) for c in contexts] if len(contexts) > 1 else [])
     for suffix, ctx in groups:
         fig, axes = plt.subplots(1, len(headline), figsize=(5.5 * len(headline), 4), sharey=True, squeeze=False)
         for ax, k in zip(axes[0], headline):
             ops_all: set[int] = set()
             for i, lab in enumerate(labels):
-                per_op = summaries[lab]["per_op"] if ctx is None else {
-                    key.split("/")[1]: b for key, b in summaries[lab]["per_context_op"].items() if key.split("/")[0] == ctx
-                }
+                per_op = summaries[lab]["per_op"] if ctx is None else context_per_op(summaries[lab], ctx)
                 ops = sorted(int(op) for op in per_op)
                 ops_all.update(ops)
                 blocks = [per_op[str(op)] for op in ops]
                 ax.plot(ops, [b["process_pass@k"][str(k)] for b in blocks], marker="o", ms=3, color=f"C{i}",
                         label=f"{lab} process")
-                _band(ax, ops, blocks, "process_pass@k", k, f"C{i}")
+                fill_interval(ax, ops, [(b.get("process_pass@k_ci") or {}).get(str(k)) for b in blocks], f"C{i}")
                 ax.plot(ops, [b["outcome_pass@k"][str(k)] for b in blocks], ls=":", color=f"C{i}", label=f"{lab} outcome")
                 if i == 0 and all(b["chance_pass@k"] for b in blocks):
                     ax.plot(ops, [b["chance_pass@k"][str(k)] for b in blocks], ls="--", lw=1, color="grey", label="chance")
-            _shade_regimes(ax, regimes, sorted(ops_all))
+            shade_regimes(ax, regimes, sorted(ops_all))
             ax.set_title(f"pass@{k}" + (f" — {ctx}" if ctx else "") + " (bands: 95% CI)", fontsize=10)
             ax.set_xlabel("op")
-            _style_axes(ax, sorted(ops_all))
+            style_axes(ax, sorted(ops_all))
         axes[0][0].set_ylabel("pass@k")
         axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        paths.append(_save(fig, out_dir / f"compare_vs_op{suffix}.png"))
+        paths.append(save_figure(fig, out_dir / f"compare_vs_op{suffix}.png"))
     names = [name for name in regimes if all(name in summaries[lab]["per_regime"] for lab in labels)]
     if names:
         fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.8), sharey=True, squeeze=False)
@@ -333,15 +330,13 @@ def write_compare_plots(summaries: dict, labels: Sequence[str], ks: Sequence[int
             for i, lab in enumerate(labels):
                 blk = summaries[lab]["per_regime"][name]
                 ax.plot(ks, [blk["process_pass@k"][str(k)] for k in ks], marker="o", ms=3, color=f"C{i}", label=lab)
-                cis = [(blk.get("process_pass@k_ci") or {}).get(str(k)) for k in ks]
-                if all(ci is not None for ci in cis):
-                    ax.fill_between(ks, [c[0] for c in cis], [c[1] for c in cis], color=f"C{i}", alpha=0.18, lw=0)
+                fill_interval(ax, ks, [(blk.get("process_pass@k_ci") or {}).get(str(k)) for k in ks], f"C{i}")
             chance = first["per_regime"][name]["chance_pass@k"]
             if chance:
                 ax.plot(ks, [chance[str(k)] for k in ks], ls="--", lw=1, color="grey", label="chance (outcome)")
             ax.set_title(f"{name}: process-verified pass@k", fontsize=10)
-            _k_axis(ax, ks)
+            k_axis(ax, ks)
         axes[0][0].set_ylabel("pass@k")
         axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        paths.append(_save(fig, out_dir / "compare_vs_k.png"))
+        paths.append(save_figure(fig, out_dir / "compare_vs_k.png"))
     return paths

@@ -200,7 +200,7 @@ def select_edge_command(criteria: EdgeCriteria, output_dir: str | Path, eval_cfg
             raise ConfigError("select-edge: give --model and --data, or --results")
         if criteria.k > eval_cfg.n:
             raise ConfigError(f"select-edge: --k {criteria.k} exceeds --n {eval_cfg.n}; raise --n or lower --k")
-        from interplay_hf.evaluation.run import evaluate
+        from interplay_hf.evaluation.runner import evaluate
 
         results = evaluate(eval_cfg, log=log)
         if results is None:  # not the main process

@@ -18,15 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from interplay_hf.decoding.draw import (  # noqa: F401  (re-exported: the sampling API of evaluation)
-    CounterSampler,
-    counter_uniform,
-    draw_tokens,
-    row_streams,
-    sample_seed,
-    splitmix64,
-    uniform_reference,
-)
+from interplay_hf.decoding.draw import CounterSampler, row_streams, sample_seed
 from interplay_hf.decoding.loop import DecodeSettings, decode, left_pad
 
 # CPU: with finished rows leaving the batch, 256 rows gave 1.13x the tokens per CPU second of 64 (quickstart model)

@@ -18,7 +18,7 @@ from typing import Any
 from interplay_hf.data.report import BuildReport, MixtureSummary, read_build_report, report_path
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.results_schema import RESULTS_FILE, Block, Results
-from interplay_hf.redact import REDACTED, redact, scrub  # noqa: F401 - re-exported for the card modules
+from interplay_hf.redact import redact, scrub
 
 REWARD_MEANINGS = {
     "outcome": "1 if the final answer is right (string match, as the official RL reward)",
@@ -43,7 +43,7 @@ def read_json(path: Path) -> dict | None:
         raise ConfigError(f"{path} is not valid JSON ({err}); re-run the stage that wrote it") from err
 
 
-def read_recipe(stage_dir: Path) -> dict | None:
+def read_stage_recipe(stage_dir: Path) -> dict | None:
     path = stage_dir / "recipe.yaml"
     if not path.is_file():
         return None
@@ -298,7 +298,7 @@ def dataset_report_for(recipe: dict | None, stage_dir: Path) -> tuple[str | None
 # ------------------------------------------------------------------------------------------------
 
 
-def load_results(results: str | Path | Results | None, stage_dir: Path | None = None) -> tuple[Results | None, Path | None]:
+def find_results(results: str | Path | Results | None, stage_dir: Path | None = None) -> tuple[Results | None, Path | None]:
     """(results.json, its directory) from a dict, a file, an eval dir, or beside the stage; read and checked by
     the evaluation layer, which writes it."""
     from interplay_hf.evaluation.aggregate import load_results as load_eval_results

@@ -28,19 +28,18 @@ from interplay_hf.hub.card_inputs import (
     dataset_report_for,
     eval_results,
     evaluation_section,
+    find_results,
     fmt,
     human,
     load_data_report,
-    load_results,
     mixture_rows,
     model_origin,
     plot_files,
     read_json,
-    read_recipe,
+    read_stage_recipe,
     recipe_comments,
     recipe_yaml_text,
     reward_rows,
-    scrub,
     split_rows,
     split_sizes,
     stage_kind,
@@ -49,6 +48,7 @@ from interplay_hf.hub.card_inputs import (
 )
 from interplay_hf.models import safetensors_parameters
 from interplay_hf.paper import CITATION
+from interplay_hf.redact import scrub
 
 DEFAULT_LICENSE = "apache-2.0"
 MODEL_TEMPLATE = "model_card.md.jinja"
@@ -128,11 +128,11 @@ def model_card_context(
     if not stage_dir.is_dir():
         raise ConfigError(f"stage dir {stage_dir} does not exist; give the output_dir of a training stage")
     own_recipe = recipe is None
-    recipe = read_recipe(stage_dir) if recipe is None else recipe
+    recipe = read_stage_recipe(stage_dir) if recipe is None else recipe
     config = read_json(stage_dir / "config.json") or {}
     trainer_state = read_json(stage_dir / "trainer_state.json")
     train_results = read_json(stage_dir / "train_results.json")
-    results_dict, results_dir = load_results(results, stage_dir)
+    results_dict, results_dir = find_results(results, stage_dir)
     dataset_name, report = dataset_report_for(recipe, stage_dir)
     if data_report is not None:
         report = load_data_report(data_report)

@@ -19,7 +19,7 @@ def _hub_error(err: Exception, repo_id: str) -> ConfigError:
     from huggingface_hub import constants
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
-    from interplay_hf.hub.card_inputs import scrub
+    from interplay_hf.redact import scrub
 
     if isinstance(err, OfflineModeIsEnabled):
         return ConfigError(f"cannot push to {repo_id}: HF_HUB_OFFLINE=1 is set. Unset it to push, or use --dry-run to see the plan.")

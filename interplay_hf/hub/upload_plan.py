@@ -207,9 +207,9 @@ def plan_stage_upload(
 
 
 def _recipe_parent(stage: Path, names: dict[str, Path]) -> Path | None:
-    from interplay_hf.hub.card_inputs import find, read_recipe
+    from interplay_hf.hub.card_inputs import find, read_stage_recipe
 
-    source = find(read_recipe(stage), "model_name_or_path", "model")
+    source = find(read_stage_recipe(stage), "model_name_or_path", "model")
     if not isinstance(source, str):
         return None
     source_path = Path(source)
@@ -265,12 +265,12 @@ def _run_targets(stages: list[Path], kinds: dict[Path, str], layout: str, revisi
 
 
 def _eval_dirs(run_dir: Path) -> list[tuple[Path, dict]]:
-    from interplay_hf.hub.card_inputs import load_results
+    from interplay_hf.hub.card_inputs import find_results
 
     out = []
     for path in sorted(run_dir.iterdir()):
         if path.is_dir() and (path / "results.json").is_file():
-            results, _ = load_results(path)
+            results, _ = find_results(path)
             out.append((path, results))
     return out
 
@@ -302,7 +302,7 @@ def _stage_items(
     license: str,
     revision_override: str | None = "__keep__",
 ) -> list[UploadItem]:
-    from interplay_hf.hub.card_inputs import load_results, read_recipe, recipe_comments, recipe_yaml_text
+    from interplay_hf.hub.card_inputs import find_results, read_stage_recipe, recipe_comments, recipe_yaml_text
     from interplay_hf.hub.cards import render_model_card
 
     revision = target.revision if revision_override == "__keep__" else revision_override
@@ -310,9 +310,9 @@ def _stage_items(
     card = render_model_card(
         target.path, results=results, repo_id=repo_id, revision=revision, subfolder=target.subfolder, stages=stages_table, license=license
     )
-    recipe = read_recipe(target.path)
+    recipe = read_stage_recipe(target.path)
     plots = []
-    _, results_dir = load_results(results, target.path)
+    _, results_dir = find_results(results, target.path)
     if results_dir is not None and (results_dir / "plots").is_dir():
         plots = [(p, f"plots/{p.name}") for p in sorted((results_dir / "plots").glob("*.png"))]
     return plan_stage_upload(
@@ -347,7 +347,7 @@ def plan_push(
     ``layout="subfolders"`` (default with ``subfolder``) mirrors the released repos on one revision:
     ``<subfolder>/base`` (pre-training), ``<subfolder>/midtrain/<stage>``, ``<subfolder>/rl/<stage>``.
     """
-    from interplay_hf.hub.card_inputs import read_recipe, stage_kind
+    from interplay_hf.hub.card_inputs import read_stage_recipe, stage_kind
 
     path = Path(path)
     check_repo_id(repo_id)
@@ -357,7 +357,7 @@ def plan_push(
         raise ConfigError(f"{path} does not exist; give a training stage's output_dir or a run dir")
     plan = UploadPlan(repo_id=repo_id, private=private)
     if has_weights(path) or any(p.is_dir() and CHECKPOINT_DIR.match(p.name) for p in path.iterdir()) or not any(path.iterdir()):
-        target = StagePush(path.name, stage_kind(path, read_recipe(path)), path, revision, subfolder)
+        target = StagePush(path.name, stage_kind(path, read_stage_recipe(path)), path, revision, subfolder)
         plan.stages = [target]
         plan.items = _stage_items(target, repo_id, include_optimizer=include_optimizer, results=results, stages_table=None, license=license)
         return plan
@@ -376,7 +376,7 @@ def plan_push(
         raise ConfigError(f"layout {layout!r} unknown; choose one of {RUN_LAYOUTS}")
     if layout == "branches" and revision is not None:
         raise ConfigError("--revision names one branch, but a run pushes one branch per stage; add --subfolder to put all stages on that branch")
-    kinds = {s: stage_kind(s, read_recipe(s)) for s in stages}
+    kinds = {s: stage_kind(s, read_stage_recipe(s)) for s in stages}
     plan.stages = _run_targets(stages, kinds, layout, revision, subfolder)
     table = [{"name": t.name, "kind": t.kind, "revision": t.revision or "", "path": t.subfolder or ""} for t in plan.stages]
     evals = _eval_dirs(path)

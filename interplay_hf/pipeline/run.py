@@ -290,34 +290,18 @@ def format_summary(plan: Plan, results: list[StageResult]) -> str:
     return "\n".join(lines)
 
 
-def report_files(plan: Plan) -> list[Path]:
-    """Markdown files written by the plan's finished report stages (the headline of a run)."""
-    found: list[Path] = []
+def report_headlines(plan: Plan) -> list[tuple[Path, str]]:
+    """(report.md, its headline) for the plan's finished report stages: report.json's plain-language summary
+    lines, then the runs side by side over all problems."""
+    from interplay_hf.evaluation.compare import overall_table
+
+    found = []
     for stage in plan.stages:
-        if stage.type == "report" and completion_id(stage):
-            found.extend(sorted(p for p in stage.output_dir.glob("*.md")))
+        path = stage.output_dir / "report.json"
+        if stage.type == "report" and completion_id(stage) and path.is_file():
+            report = json.loads(path.read_text(encoding="utf-8"))
+            found.append((path.with_name("report.md"), "\n".join([*report["summary_lines"], "", overall_table(report)])))
     return found
-
-
-def headline(markdown: str, max_lines: int = 30) -> str:
-    """A report's plain-language summary lines, then its first pass@k table with its heading (else its first
-    table): the headline numbers."""
-    tables: list[tuple[str, list[str]]] = []
-    heading, table = "", []
-    for line in markdown.splitlines() + [""]:
-        if line.lstrip().startswith("|"):
-            table.append(line)
-            continue
-        if table:
-            tables.append((heading, table))
-            table = []
-        if line.startswith("#"):
-            heading = line
-    summary = [line for line in markdown.split("\n## ", 1)[0].splitlines() if line[:3] in ("1. ", "2. ", "3. ")]
-    if not tables:
-        return "\n".join(summary)
-    heading, table = next((t for t in tables if "@1" in t[1][0]), tables[0])
-    return "\n".join(summary + ([""] if summary else []) + ([heading] if heading else []) + table[:max_lines])
 
 
 @contextlib.contextmanager
@@ -377,9 +361,7 @@ def run_pipeline(path: str | Path, runs_dir: str | Path = "runs", only: list[str
         return 130
     say(format_summary(plan, results))
     say(f"  total wall time {_elapsed(time.monotonic() - start)}")
-    for report in report_files(plan):
+    for report, text in report_headlines(plan):
         say(f"\nReport: {report}")
-        table = headline(report.read_text(encoding="utf-8"))
-        if table:
-            say(table)
+        say(text)
     return 0

@@ -138,13 +138,13 @@ class HeldoutEvalCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step % self.every == 0:
-            self.evaluate(state, kwargs["model"])
+            self.score_held_out(state, kwargs["model"])
 
     def on_train_end(self, args, state, control, **kwargs):
         if state.global_step != self._last_step:
-            self.evaluate(state, kwargs["model"])
+            self.score_held_out(state, kwargs["model"])
 
-    def evaluate(self, state, model) -> dict[str, float]:
+    def score_held_out(self, state, model) -> dict[str, float]:
         from transformers import Trainer
 
         tokenizer = self.trainer.processing_class

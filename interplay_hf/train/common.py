@@ -88,7 +88,7 @@ def load_stage_dataset(script_args):
     return dataset
 
 
-def load_tokenizer(script_args, model_args, training_args):
+def tokenizer_from_args(script_args, model_args, training_args):
     """The stage tokenizer: ``tokenizer_name_or_path``, else the model's own (same subfolder/revision)."""
     from transformers import AutoTokenizer
 
@@ -107,7 +107,7 @@ def load_tokenizer(script_args, model_args, training_args):
     return make_format_tags_decodable(tokenizer)
 
 
-def load_model(script_args, model_args, training_args, tokenizer):
+def model_from_args(script_args, model_args, training_args, tokenizer):
     """A preset built from scratch (seeded) or a pretrained checkpoint; generation stops at ``</answer>``."""
     from interplay_hf.models import build_model, load_pretrained
     from interplay_hf.tokenizer import stop_token_ids

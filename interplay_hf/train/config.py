@@ -246,6 +246,16 @@ def read_recipe(path: str | os.PathLike) -> dict[str, Any]:
     return config
 
 
+def _config_path(argv: list[str]) -> str | None:
+    """The recipe path after ``--config``, if given (TRL's parser reads the same flag)."""
+    if "--config" not in argv:
+        return None
+    index = argv.index("--config")
+    if index + 1 >= len(argv):
+        raise ConfigError("--config needs a recipe path.")
+    return argv[index + 1]
+
+
 def parse_stage_args(
     stage: str, argv: list[str] | None = None, check_paths: bool = True, world_size: int | None = None
 ):
@@ -268,15 +278,11 @@ def parse_stage_args(
         launch_cls = type(config_cls.__name__, (config_cls,), {"world_size": property(lambda self: world_size)})
         dataclass_types = (script_cls, launch_cls, model_cls)
 
-    recipe: dict = {}
-    if "--config" in argv:
-        index = argv.index("--config")
-        if index + 1 >= len(argv):
-            raise ConfigError("--config needs a recipe path.")
-        recipe = read_recipe(argv[index + 1])
+    recipe_path = _config_path(argv)
+    recipe = read_recipe(recipe_path) if recipe_path is not None else {}
     yaml_keys = [k for k in recipe if k != "env"]
     if yaml_keys:
-        check_known_keys(yaml_keys, dataclass_types, f"recipe {argv[index + 1]}")
+        check_known_keys(yaml_keys, dataclass_types, f"recipe {recipe_path}")
     cli_argv = [a for i, a in enumerate(argv) if a != "--config" and (i == 0 or argv[i - 1] != "--config")]
     cli_keys = _cli_keys(cli_argv, known)
     check_known_keys(cli_keys, dataclass_types, "command line")

@@ -18,12 +18,12 @@ from interplay_hf.train.common import (
     apply_budget,
     finish,
     last_checkpoint,
-    load_model,
     load_stage_dataset,
-    load_tokenizer,
+    model_from_args,
     setup_logging,
     skip_trl_model_card,
     stage_cli,
+    tokenizer_from_args,
 )
 
 # Columns the rewards and logs may use; the rest (text, completion, ...) stays out of the rollout batches.
@@ -44,12 +44,12 @@ def main(script_args, training_args, model_args) -> None:
     dataset = load_stage_dataset(script_args)
     train_split, heldout = split_heldout(dataset, script_args, training_args.seed)
 
-    tokenizer = load_tokenizer(script_args, model_args, training_args)
+    tokenizer = tokenizer_from_args(script_args, model_args, training_args)
     train_dataset = prompt_dataset(train_split, script_args, tokenizer)
     check_reward_columns(script_args.reward_funcs, train_dataset.column_names, script_args.dataset_path)
     budget_note = apply_budget("grpo", script_args, training_args)
 
-    model = load_model(script_args, model_args, training_args, tokenizer)
+    model = model_from_args(script_args, model_args, training_args, tokenizer)
     reward_funcs = get_reward_funcs(script_args.reward_funcs, script_args.reward_kwargs)
 
     trainer_class = DecodeLoopGRPOTrainer if script_args.decode_loop else GRPOTrainer

@@ -18,12 +18,12 @@ from interplay_hf.train.common import (
     apply_budget,
     finish,
     last_checkpoint,
-    load_model,
     load_stage_dataset,
-    load_tokenizer,
+    model_from_args,
     setup_logging,
     skip_trl_model_card,
     stage_cli,
+    tokenizer_from_args,
 )
 
 
@@ -39,7 +39,7 @@ def main(script_args, training_args, model_args) -> None:
     train_split, heldout = split_heldout(dataset, script_args, training_args.seed)
     train_dataset = select_training_columns(train_split, script_args, training_args)
 
-    tokenizer = load_tokenizer(script_args, model_args, training_args)
+    tokenizer = tokenizer_from_args(script_args, model_args, training_args)
     budget_note = apply_budget("sft", script_args, training_args, train_dataset, tokenizer)
     if training_args.packing and training_args.packing_strategy == "bfd" and script_args.packing_document_mask:
         from interplay_hf.train.packing import pack_whole_documents
@@ -48,7 +48,7 @@ def main(script_args, training_args, model_args) -> None:
                                              training_args.max_length, training_args.dataset_num_proc)
         training_args.packing = False  # packed already: TRL's bfd would flatten the batch and refuse our collator
 
-    model = load_model(script_args, model_args, training_args, tokenizer)
+    model = model_from_args(script_args, model_args, training_args, tokenizer)
 
     trainer = SFTTrainer(
         model=model,

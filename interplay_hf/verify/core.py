@@ -26,7 +26,7 @@ from interplay_hf.verify.answers import (
     outcome_rl,
 )
 from interplay_hf.verify.folding import fold_case
-from interplay_hf.verify.graph import VALUE_TOLERANCE, SolutionGraph, _values_differ, maybe_int
+from interplay_hf.verify.graph import VALUE_TOLERANCE, SolutionGraph, maybe_int, values_differ
 from interplay_hf.verify.parser import DEFAULT_MAX_CHARS, MODES, parse_solution, parse_steps
 
 ERROR_TYPES = ("missing", "extra", "value_mismatch", "dependency_mismatch", "answer_mismatch", "format")
@@ -287,7 +287,7 @@ def verify(
             missing.append(name)
             continue
         pred_value = step[3]
-        # _values_differ, inlined (hot loop): one side None, or |Δ| > tolerance (NaN never differs).
+        # values_differ, inlined (hot loop): one side None, or |Δ| > tolerance (NaN never differs).
         if value is None or pred_value is None:
             if (value is None) != (pred_value is None):
                 value_mismatch.append(name)
@@ -297,7 +297,7 @@ def verify(
             dependency_mismatch.append(name)
     shared = n - len(missing)
     extra = sorted(pred.keys() - gold_names) if len(pred) > shared else []
-    answer_mismatch = _values_differ(gold_value, graph_answer, VALUE_TOLERANCE)
+    answer_mismatch = values_differ(gold_value, graph_answer, VALUE_TOLERANCE)
     penalty = (
         len(value_mismatch)
         + len(dependency_mismatch)

@@ -123,7 +123,7 @@ def compare_graphs(gold: SolutionGraph, pred: SolutionGraph, tolerance: float = 
     dependency_mismatch: list[str] = []
     for name in sorted(gold_names & pred_names):
         g, p = gold.nodes[name], pred.nodes[name]
-        if _values_differ(g.value, p.value, tolerance):
+        if values_differ(g.value, p.value, tolerance):
             value_mismatch.append(name)
         if g.dependencies != p.dependencies:
             dependency_mismatch.append(name)
@@ -132,11 +132,11 @@ def compare_graphs(gold: SolutionGraph, pred: SolutionGraph, tolerance: float = 
         extra=sorted(pred_names - gold_names),
         value_mismatch=value_mismatch,
         dependency_mismatch=dependency_mismatch,
-        answer_mismatch=_values_differ(gold.answer, pred.answer, tolerance),
+        answer_mismatch=values_differ(gold.answer, pred.answer, tolerance),
     )
 
 
-def _values_differ(gold: float | None, pred: float | None, tolerance: float) -> bool:
+def values_differ(gold: float | None, pred: float | None, tolerance: float) -> bool:
     if gold is None or pred is None:
         return (gold is None) != (pred is None)
     # NaN compares as "not different", exactly like the official ``abs(g - p) > tol``.
