@@ -126,7 +126,8 @@ def run_findings(args: argparse.Namespace) -> int:
     from interplay_hf.evaluation.findings import run_findings as compute
     from interplay_hf.evaluation.stats import BootstrapSpec
 
-    result = compute(args.spec, args.output, args.root, BootstrapSpec(resamples=args.bootstrap_resamples))
+    result = compute(args.spec, args.output, args.root, BootstrapSpec(resamples=args.bootstrap_resamples),
+                     warn=lambda message: print(f"warning: {message}", file=sys.stderr, flush=True))
     print(findings_markdown(result))
     if args.output:
         print(f"-> {args.output}")

@@ -145,14 +145,19 @@ def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], reg
         for k, rec in recs:
             lo, hi = rec["ci"]
             changes.append(f"{name} pass@{k} {100 * rec['difference']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]")
-            if rec["excludes_zero"]:
-                beyond.append(f"{name} pass@{k} {'up' if rec['difference'] > 0 else 'down'}")
+        # every k the report's tables show, not only the two quoted above: line 3 must agree with the tables
+        for k, rec in sorted(d["per_regime"].get(name, {}).get("process_pass@k", {}).items(), key=lambda kv: int(kv[0])):
+            if rec is not None and rec["excludes_zero"]:
+                lo, hi = rec["ci"]
+                beyond.append(f"{name} pass@{k} {'up' if rec['difference'] > 0 else 'down'} "
+                              f"({100 * rec['difference']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}])")
     kind = "paired" if d["paired"] else "unpaired"
     tail = f"; {', '.join(unsolved)}: solved by neither" if unsolved else ""
     lines.append(f"2. **{b}** vs **{a}** (process-verified, {kind} 95% intervals): "
                  + ("; ".join(changes) or "no regime solved by either run") + tail + ".")
-    lines.append("3. Beyond noise (interval excludes 0): " + ("; ".join(beyond) + "." if beyond else
-                 "none; no process-verified change is distinguishable from noise at this number of problems."))
+    lines.append("3. Beyond noise (interval excludes 0), at every k in the tables: "
+                 + ("; ".join(beyond) + "." if beyond else
+                    "none; no process-verified change is distinguishable from noise at this number of problems."))
     return lines
 
 

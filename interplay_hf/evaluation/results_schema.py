@@ -123,7 +123,12 @@ class Edge(EdgeSelection):
     rl_data_recipe: str | None  # rl_data.yaml beside it, the data recipe of the RL set (None: no op selected)
 
 
-class Findings(TypedDict):
+class _FindingsFamily(TypedDict, total=False):
+    family: dict[str, Any]  # with ``correction``: {correction, alpha, claims in the family}
+    registered: str  # the commit that pre-registered the spec
+
+
+class Findings(_FindingsFamily):
     """``findings.json`` of ``interplay-hf findings``: each claim with its paired comparison and verdict."""
 
     intervals: dict[str, Any]
