@@ -187,6 +187,7 @@ def test_findings_pool_seeds_with_holm_and_per_seed_differences(seeded_runs):
     assert result["family"] == {"correction": "holm", "alpha": 0.05, "claims": ["up", "hacking"]}
     assert up["pooled_over_seeds"] and len(up["per_seed"]) == 2 and up["seeds_agree"]
     assert up["holm"]["adjusted_p"] >= up["p_value"] and up["reproduced"]
+    assert up["holm"]["detectable_80"] > up["se"] * 2.8  # t quantiles above the normal's 1.96 + 0.84
     assert up["conditions"][0]["a"] == ["ctl_s0", "ctl_s1"] and up["conditions"][0]["reproduced"]
     assert up["supplementary"][0]["metric"] == "process_pass@16" and "holm" not in up["supplementary"][0]
     assert all(s["gained"] >= 0 and 0 <= s["sign_test_p"] <= 1 for s in up["solved"])

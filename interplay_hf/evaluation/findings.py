@@ -27,7 +27,13 @@ from interplay_hf.evaluation.aggregate import load_results, metric_values, recor
 from interplay_hf.evaluation.compare import run_difference
 from interplay_hf.evaluation.registration import mark_unregistered
 from interplay_hf.evaluation.results_schema import Findings
-from interplay_hf.evaluation.seed_stats import holm_adjust, interval_at, pooled_difference, sign_test
+from interplay_hf.evaluation.seed_stats import (
+    detectable_difference,
+    holm_adjust,
+    interval_at,
+    pooled_difference,
+    sign_test,
+)
 from interplay_hf.evaluation.stats import BootstrapSpec, align_by_id, paired_difference
 from interplay_hf.yaml_io import load_yaml_mapping, reject_unknown_keys
 
@@ -334,7 +340,9 @@ def _apply_family(records: list[dict], findings: list[Finding], alpha: float) ->
         rec = records[family[j]]
         level = 1.0 - alpha / (len(family) - rank)
         lo, hi = interval_at(rec, level)
-        rec["holm"] = {"adjusted_p": adjusted[j], "level": level, "interval": [lo, hi]}
+        rec["holm"] = {"adjusted_p": adjusted[j], "level": level, "interval": [lo, hi],
+                       # the first Holm step is the strictest (alpha / family size): what a negative can rule out
+                       "detectable_80": detectable_difference(rec, alpha / len(family))}
         in_direction = _holds(rec["direction"], rec["difference"], rec["difference"])
         rec["main_reproduced"] = adjusted[j] < alpha and in_direction and rec["seeds_agree"]
 
@@ -388,14 +396,16 @@ def _cell(r: dict) -> str:
 def findings_markdown(result: dict) -> str:
     """One table: each claim, its change with interval (per seed where pooled), reproduced or not."""
     holm = "family" in result
-    head = "| finding | metric (regime) | b − a, points [95% CI] | " + ("Holm p | " if holm else "") + "reproduced |"
+    head = ("| finding | metric (regime) | b − a, points [95% CI] | "
+            + ("Holm p (detectable at 80% power, points) | " if holm else "") + "reproduced |")
     lines = [head, "|---|---|---|" + ("---|" if holm else "") + "---|"]
     for f in result["findings"]:
         rows = [f] + f.get("conditions", [])
         verdict = "**yes**" if f["reproduced"] else "no"
         if f.get("exploratory"):
             verdict += " (exploratory)"
-        p = f"{f['holm']['adjusted_p']:.3g} | " if "holm" in f else ("– | " if holm else "")
+        p = (f"{f['holm']['adjusted_p']:.3g} ({100 * f['holm']['detectable_80']:.1f}) | " if "holm" in f
+             else ("– | " if holm else ""))
         lines.append(f"| `{f['name']}` | {rows[0]['metric']} | {'; '.join(_cell(r) for r in rows)} | {p}{verdict} |")
     supplementary = [(f["name"], r) for f in result["findings"] for r in f.get("supplementary", [])]
     if supplementary:

@@ -121,6 +121,14 @@ def interval_at(record: dict, confidence: float) -> list[float]:
     return [record["difference"] - half, record["difference"] + half]
 
 
+def detectable_difference(record: dict, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true difference this comparison would call (two-sided level ``alpha``) with probability
+    ``power``: what a negative result can rule out, given its standard error and degrees of freedom."""
+    if record["se"] == 0.0:
+        return 0.0
+    return (student_t_quantile(1.0 - alpha / 2.0, record["df"]) + student_t_quantile(power, record["df"])) * record["se"]
+
+
 def holm_adjust(p_values: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values (family-wise error control without independence assumptions)."""
     order = sorted(range(len(p_values)), key=lambda i: p_values[i])
