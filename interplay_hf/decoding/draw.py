@@ -84,15 +84,17 @@ def draw_tokens(scores, row_seeds, step: int, temperature: float, top_p: float =
     rows flagged in ``greedy_rows`` take their argmax."""
     import torch
 
-    logits = scores.to(torch.float64) / temperature
-    probs = torch.softmax(logits, dim=-1)
     if top_p < 1.0:
+        probs = torch.softmax(scores.to(torch.float64) / temperature, dim=-1)
         sorted_probs, order = probs.sort(dim=-1, descending=True)
         # keep the smallest prefix whose mass reaches top_p (always at least the top token)
         drop = (sorted_probs.cumsum(-1) - sorted_probs) >= top_p
         sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-    cdf = probs.cumsum(-1)
+        cdf = torch.zeros_like(probs).scatter(-1, order, sorted_probs).cumsum_(-1)
+    else:  # the unnormalised CDF of exp((s - max) / T), in place: one float64 buffer, five passes
+        cdf = scores.to(torch.float64, copy=True)
+        cdf.sub_(cdf.amax(-1, keepdim=True)).mul_(1.0 / temperature).exp_()
+        torch.cumsum(cdf, -1, out=cdf)
     u = counter_uniform(row_seeds.to(scores.device), step).to(cdf.device)
     target = (u * cdf[:, -1]).unsqueeze(-1)
     tokens = torch.searchsorted(cdf, target, right=True).clamp_(max=scores.shape[-1] - 1).squeeze(-1)

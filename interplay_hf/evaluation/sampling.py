@@ -20,6 +20,7 @@ from typing import Any
 
 from interplay_hf.decoding.draw import CounterSampler, row_streams, sample_seed
 from interplay_hf.decoding.loop import DecodeSettings, decode, left_pad
+from interplay_hf.errors import ConfigError
 
 # CPU: with finished rows leaving the batch, 256 rows gave 1.13x the tokens per CPU second of 64 (quickstart model)
 MAX_AUTO_BATCH = {"cpu": 256, "other": 512}
@@ -82,13 +83,8 @@ def decode_completion(ids: Sequence[int], tokenizer: Any, stop: StopConfig) -> t
     return text, len(kept), stopped
 
 
-def auto_batch_size(model: Any, max_seq_len: int, device: Any) -> int:
-    """Rows per generate call that fit in free memory: KV cache + fp64 sampling buffers per row, with headroom.
-
-    On CPU, throughput stops growing long before memory runs out, so the size is capped lower.
-    """
-    import torch
-
+def bytes_per_row(model: Any, max_seq_len: int) -> int:
+    """Memory one decode row needs, with headroom: its KV cache + fp64 sampling buffers + prefill activations."""
     cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     layers = cfg.num_hidden_layers
     kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
@@ -97,15 +93,41 @@ def auto_batch_size(model: Any, max_seq_len: int, device: Any) -> int:
     per_row = 2 * layers * kv_heads * head_dim * max_seq_len * elem  # keys + values
     per_row += cfg.vocab_size * 8 * 4  # float64 logits/probs/cdf in the sampler
     per_row += cfg.hidden_size * max_seq_len * elem * 4  # prefill activations (rough)
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        cap = MAX_AUTO_BATCH["other"]
-    else:
-        import psutil
+    return per_row
 
-        free = psutil.virtual_memory().available
-        cap = MAX_AUTO_BATCH["cpu"]
-    return max(1, min(cap, int(0.6 * free / per_row)))
+
+def free_bytes(device: Any) -> int:
+    """Memory free for decoding on ``device`` now."""
+    import torch
+
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def auto_batch_size(model: Any, max_seq_len: int, device: Any) -> int:
+    """Rows per decode batch that fit in free memory (60% of it). On CPU, throughput stops growing long before
+    memory runs out, so the size is capped lower."""
+    cap = MAX_AUTO_BATCH["other" if device.type == "cuda" else "cpu"]
+    return max(1, min(cap, int(0.6 * free_bytes(device) / bytes_per_row(model, max_seq_len))))
+
+
+def check_fits(model: Any, batch_size: int, prompt_len: int, max_new_tokens: int, free: int) -> None:
+    """One line naming the largest batch size (or, when one row cannot fit, the largest ``max_new_tokens``) that
+    fits in ``free`` bytes, before any compute."""
+    per_row = bytes_per_row(model, prompt_len + max_new_tokens)
+    if batch_size * per_row <= free:
+        return
+    gib = f"~{batch_size * per_row / 2**30:.1f} GiB needed, {free / 2**30:.1f} GiB free"
+    if per_row <= free:
+        raise ConfigError(f"--batch-size {batch_size} does not fit in memory ({gib}); the largest that fits is "
+                          f"{free // per_row}")
+    fixed, per_position = bytes_per_row(model, 0), bytes_per_row(model, 1) - bytes_per_row(model, 0)
+    fits = max(0, (free - fixed) // per_position - prompt_len)  # bytes_per_row is affine in the length
+    raise ConfigError(f"--max-new-tokens {max_new_tokens}: one row of {prompt_len} prompt tokens does not fit in "
+                      f"memory ({gib}); the largest that fits is {fits}")
 
 
 def _is_oom(err: BaseException) -> bool:
@@ -127,6 +149,7 @@ class HFSampler:
         self.max_new_tokens, self.temperature, self.top_p = max_new_tokens, temperature, top_p
         self.device = model.device
         self.batch_size = batch_size
+        self._checked = False  # a given batch size is checked against free memory once, before any compute
         self.decode_loop = decode_loop  # False: model.generate for every batch (always used with a stop string)
         # Evaluation owns the sampling settings: a model's saved generation_config (e.g. repetition_penalty
         # of an instruct model) must not leak in, so generate() sees a fresh config only.
@@ -138,15 +161,16 @@ class HFSampler:
             stop_strings=[stop.stop_string] if stop.stop_string else None,
         )
 
-    def _max_len(self, requests: Sequence[Request]) -> int:
-        return max(len(r.prompt_ids) for r in requests) + self.max_new_tokens
-
     def generate(self, requests: Sequence[Request]) -> list[list[int]]:
         """Generated ids per request, in request order. Longest prompts first so an OOM shows early."""
         if not requests:
             return []
+        longest = max(len(r.prompt_ids) for r in requests)
         if self.batch_size is None:
-            self.batch_size = auto_batch_size(self.model, self._max_len(requests), self.device)
+            self.batch_size = auto_batch_size(self.model, longest + self.max_new_tokens, self.device)
+        elif not self._checked:
+            check_fits(self.model, self.batch_size, longest, self.max_new_tokens, free_bytes(self.device))
+            self._checked = True
         order = sorted(range(len(requests)), key=lambda i: -len(requests[i].prompt_ids))
         out: list[list[int] | None] = [None] * len(requests)
         start = 0
