@@ -184,3 +184,15 @@ def test_a_batch_that_cannot_fit_names_the_largest_that_fits(tiny_model_dir):
     check_fits(model, 1, 20, tokens, free)
     with pytest.raises(ConfigError):
         check_fits(model, 1, 20, tokens + 1, free)
+
+
+def test_a_prefill_under_bf16_autocast_feeds_the_fp32_step():
+    """GRPO with bf16 autocast runs the model's forward (the prefill) in bf16: the fused step takes its keys and
+    values in the weights' dtype and samples."""
+    from interplay_hf.decoding.loop import DecodeSettings, decode
+
+    model = _qwen2(tied=True, layers=2)
+    settings = DecodeSettings(8, 0.9, 1.0, (299,), 0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = decode(model, [[5, 6, 7]] * 3 + [[8, 9]], [1, 2, 3, 4], settings)
+    assert [len(o) for o in out] == [8, 8, 8, 8] or any(o[-1] == 299 for o in out)

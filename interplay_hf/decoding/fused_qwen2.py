@@ -86,8 +86,9 @@ class FusedQwen2:
         cache = DynamicCache(config=self.model.config)
         logits = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                             cache=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
-        keys = [layer.keys for layer in cache.layers]
-        values = [layer.values for layer in cache.layers]
+        dtype = self.embed.dtype  # a prefill under autocast (a bf16 GRPO run) caches bf16: the step runs in the weights'
+        keys = [layer.keys.to(dtype) for layer in cache.layers]
+        values = [layer.values.to(dtype) for layer in cache.layers]
         return logits, CascadeCache(keys, values, attention_mask, owner, suffix_capacity)
 
     def _rms(self, hidden: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
