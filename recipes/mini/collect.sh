@@ -18,4 +18,10 @@ for seed in s0 s1; do
   interplay-hf compute "$run/mid.full_$seed" --output "$out/compute/mid_full_$seed.json"
   interplay-hf compute "$run/mid.half_$seed" "$run/rl_mid.$seed" --output "$out/compute/mid_rl_$seed.json"
 done
+# every finished stage's wall time (from its .done marker), for the README's time table
+python - "$run" "$out/stage_times.json" <<'PY'
+import json, pathlib, sys
+times = {p.parent.name: json.loads(p.read_text())["wall_s"] for p in sorted(pathlib.Path(sys.argv[1]).glob("*/.done"))}
+pathlib.Path(sys.argv[2]).write_text(json.dumps({"wall_s": times, "total_s": round(sum(times.values()), 1)}, indent=1) + "\n")
+PY
 interplay-hf findings recipes/mini/findings.yaml --output "$out/findings.json"
