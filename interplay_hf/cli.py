@@ -18,7 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "interplay_hf.data.cli",  # data build / data sample
     "interplay_hf.verify.cli",  # verify
     "interplay_hf.train.cli",  # tokenizer / train sft / train grpo
-    "interplay_hf.evaluation.cli",  # eval / report / select-edge
+    "interplay_hf.evaluation.cli",  # eval / report / inspect / findings / select-edge
     "interplay_hf.hub.cli",  # push / card / released
     "interplay_hf.pipeline.cli",  # pipeline / quickstart
 )

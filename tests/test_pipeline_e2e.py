@@ -104,6 +104,7 @@ def test_a_tiny_pipeline_runs_every_stage_type_and_a_rerun_skips_them_all(tmp_pa
     assert (run_dir / "report/report.md").exists()
     assert "Report: " in out and "proc@1" in out  # the summary ends with the headline table
     assert "1. **rl** writes a fully correct solution" in out  # after the plain-language summary
+    assert out.rstrip().endswith((run_dir / "report" / "inspect.html").resolve().as_uri())  # the last line: the page
 
     lines.clear()
     assert run_pipeline(path, runs_dir=runs, echo=False, say=lines.append, check_fields=False) == 0

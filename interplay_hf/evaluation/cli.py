@@ -1,4 +1,5 @@
-"""`interplay-hf eval`, `report`, `findings`, `select-edge`, `select-problems` (torch is imported only when run)."""
+"""`interplay-hf eval`, `report`, `inspect`, `findings`, `select-edge`, `select-problems` (torch is imported only
+when run)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.config import EvalConfig, add_dataclass_arguments, config_from_args
 from interplay_hf.evaluation.edge import EdgeCriteria
+from interplay_hf.evaluation.inspector.data import DEFAULT_MAX_SAMPLES
 from interplay_hf.guard.paths import refuse_file_as_folder
 
 
@@ -34,6 +36,25 @@ def register(subparsers) -> None:
                    help="bootstrap resamples over problems for the intervals (default 1000)")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
     p.set_defaults(func=run_report)
+
+    p = subparsers.add_parser(
+        "inspect",
+        help="one self-contained HTML page of evaluated samples, every step marked against the gold graph",
+        description="Writes one HTML file (inline CSS and JavaScript, no network) from eval folders: the overview "
+                    "of results.json, problems filterable by op, context, regime, status and error type, each "
+                    "sample's steps marked against the gold graph with the reward each reward function gives, and "
+                    "runs on the same problems side by side. docs/inspector.md.",
+    )
+    p.add_argument("eval_dirs", nargs="+", help="eval output directories (results.json, samples.jsonl, problems.jsonl)")
+    p.add_argument("--output", required=True, help="the page to write, e.g. runs/x/inspect.html")
+    p.add_argument("--labels", default=None, help="comma-separated names, one per directory (default: directory names)")
+    cap = p.add_mutually_exclusive_group()
+    cap.add_argument("--max-samples", "--max_samples", dest="max_samples", type=int, default=DEFAULT_MAX_SAMPLES,
+                     help=f"samples per problem embedded in the page, the first ones (default {DEFAULT_MAX_SAMPLES}; "
+                          "the greedy decode comes on top)")
+    cap.add_argument("--all-samples", "--all_samples", dest="all_samples", action="store_true",
+                     help="embed every sample of samples.jsonl (a larger page)")
+    p.set_defaults(func=run_inspect)
 
     p = subparsers.add_parser(
         "findings",
@@ -118,6 +139,15 @@ def run_report(args: argparse.Namespace) -> int:
                           paired=args.paired)
     print("\n".join(report["summary_lines"]))
     print(f"compared {len(report['runs'])} runs -> {Path(args.output_dir) / 'report.md'}")
+    return 0
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from interplay_hf.evaluation.inspector import write_inspector
+
+    labels = args.labels.split(",") if args.labels else None
+    page = write_inspector(args.eval_dirs, args.output, labels, None if args.all_samples else args.max_samples)
+    print(f"inspected {len(args.eval_dirs)} run(s) -> {page} ({page.stat().st_size / 1e6:.1f} MB; open it in a browser)")
     return 0
 
 

@@ -161,13 +161,30 @@ def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], reg
     return lines
 
 
+def _inspector(run_dirs: Sequence[str], labels: Sequence[str], out_dir: Path) -> str:
+    """inspect.html of the compared runs beside report.md, and report.md's line about it: the link, or why there
+    is no page (a run folder without samples.jsonl, e.g. committed counts only)."""
+    from interplay_hf.evaluation.inspector import PAGE_FILE, SAMPLES_FILE, write_inspector
+    from interplay_hf.evaluation.inspector.data import display_path
+    from interplay_hf.evaluation.report import inspector_line
+
+    without = [d for d in run_dirs if not (Path(d) / SAMPLES_FILE).is_file()]
+    if without:
+        return (f"No inspector page: {display_path(str(Path(without[0]) / SAMPLES_FILE))} is missing (evaluated "
+                "with --no-samples, or a copy of results.json alone).")
+    write_inspector(run_dirs, out_dir / PAGE_FILE, labels)
+    return inspector_line(PAGE_FILE)
+
+
 def compare_runs(run_dirs: Sequence[str], labels: Sequence[str] | None, out_dir: str | Path,
-                 ks: Sequence[int] | None = None, intervals: BootstrapSpec | None = None, paired: bool = False) -> Report:
+                 ks: Sequence[int] | None = None, intervals: BootstrapSpec | None = None, paired: bool = False,
+                 inspector: bool = True) -> Report:
     """report.md, report.json and plots comparing several eval runs (e.g. base vs RL variants) side by side.
 
     Summaries are recomputed from the per-problem counts with a common k list (k ≤ the smallest n), with
     intervals, and every run after the first gets its change against the first. ``paired=True`` refuses runs
-    evaluated on other problems than the first instead of falling back to unpaired intervals.
+    evaluated on other problems than the first instead of falling back to unpaired intervals. ``inspector``
+    also writes inspect.html of the runs (when they have their samples) and links it from report.md.
     """
     spec = intervals or BootstrapSpec()
     if not run_dirs:
@@ -202,6 +219,9 @@ def compare_runs(run_dirs: Sequence[str], labels: Sequence[str] | None, out_dir:
         model = r["model"] + (f" / {r['subfolder']}" if r.get("subfolder") else "")
         lines.append(f"| {lab} | {model} | {r['data']} | {r['n']} |")
     lines += ["", HEADLINE_NOTE, ""]
+    out_dir = Path(out_dir)
+    if inspector:
+        lines += [_inspector(run_dirs, labels, out_dir), ""]
     if not same_set:
         lines += ["**Warning:** the runs were evaluated on different problem sets; differences are unpaired.", ""]
     if differences:
@@ -209,7 +229,6 @@ def compare_runs(run_dirs: Sequence[str], labels: Sequence[str] | None, out_dir:
     lines += _regime_tables(summaries, labels, regimes, tks)
     lines += _error_tables(summaries, labels, regimes)
     lines += _per_op_tables(summaries, labels, tks)
-    out_dir = Path(out_dir)
     write_text(out_dir / "report.md", "\n".join(lines) + "\n")
     report: Report = {
         "runs": [{"label": lab, "dir": str(d), "model": r["model"], "subfolder": r["subfolder"], "n": r["n"]}

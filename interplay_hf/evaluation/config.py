@@ -26,7 +26,10 @@ PAPER_EVAL_RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "data" / "
 
 @dataclass
 class EvalConfig:
-    output_dir: str = field(metadata={"help": "Run directory for results.json, results.md, samples.jsonl, plots/."})
+    output_dir: str = field(
+        metadata={"help": "Run directory for results.json, results.md, samples.jsonl, problems.jsonl, inspect.html, "
+                          "plots/."}
+    )
     model: str | None = field(
         default=None, metadata={"help": "Model to evaluate: a local directory, a Hub repo id, or a LoRA adapter dir."}
     )
@@ -94,6 +97,11 @@ class EvalConfig:
         default=None, metadata={"help": "Keep only the first N samples per problem in samples.jsonl."}
     )
     plots: bool = field(default=True, metadata={"help": "Write plots/*.png."})
+    inspect: bool = field(
+        default=True,
+        metadata={"help": "Write inspect.html: the samples with every step marked against the gold (needs "
+                          "samples.jsonl; docs/inspector.md)."},
+    )
     resume: bool = field(
         default=True, metadata={"help": "Reuse finished problems of an interrupted run with the same settings."}
     )

@@ -35,8 +35,15 @@ HEADLINE_NOTE = (
 )
 
 
-def results_markdown(results: dict) -> str:
-    """results.md of one run: per regime, per op, per context (× op), first-k and error tables."""
+def inspector_line(page: str) -> str:
+    """The line of results.md / report.md that links the inspector page beside it."""
+    return (f"Every sample's steps against the gold graph: [{page}]({page}) (open it in a browser; "
+            "docs/inspector.md).")
+
+
+def results_markdown(results: dict, inspector: str | None = None) -> str:
+    """results.md of one run: per regime, per op, per context (× op), first-k and error tables; ``inspector``
+    names the page beside it to link."""
     summary, regimes = results["summary"], results["regimes"]
     ks = table_ks(results["k"])
     greedy = summary["overall"]["greedy_outcome_pass@1"] is not None
@@ -51,6 +58,7 @@ def results_markdown(results: dict) -> str:
         "",
         HEADLINE_NOTE,
         "",
+        *([inspector_line(inspector), ""] if inspector else []),
         "## Per regime",
         "",
         markdown_table(
@@ -151,8 +159,8 @@ def write_run_plots(results: dict, out_dir: Path) -> list[Path]:
     return paths
 
 
-def write_run_report(results: dict, out_dir: str | Path, plots: bool = True) -> None:
+def write_run_report(results: dict, out_dir: str | Path, plots: bool = True, inspector: str | None = None) -> None:
     out_dir = Path(out_dir)
-    write_text(out_dir / "results.md", results_markdown(results))
+    write_text(out_dir / "results.md", results_markdown(results, inspector))
     if plots:
         write_run_plots(results, out_dir / "plots")

@@ -342,12 +342,17 @@ def evaluate(cfg: EvalConfig, log=None) -> dict | None:
 
 
 def write_outputs(cfg: EvalConfig, results: dict, partial: Path, problems, out: Path) -> None:
+    from interplay_hf.evaluation.inspector import PAGE_FILE, PROBLEMS_FILE, SAMPLES_FILE, problem_row, write_inspector
     from interplay_hf.evaluation.report import write_run_report
 
     if cfg.save_samples:
-        write_jsonl(out / "samples.jsonl", _merge_samples(partial, problems))
+        write_jsonl(out / SAMPLES_FILE, _merge_samples(partial, problems))
+        write_jsonl(out / PROBLEMS_FILE, [problem_row(p) for p in problems])  # the gold the inspector re-verifies
     write_json(out / "results.json", results)
-    write_run_report(results, out, plots=cfg.plots)
+    page = cfg.save_samples and cfg.inspect
+    if page:
+        write_inspector([out], out / PAGE_FILE, labels=[out.resolve().name])
+    write_run_report(results, out, plots=cfg.plots, inspector=PAGE_FILE if page else None)
     shutil.rmtree(partial, ignore_errors=True)
 
 

@@ -361,7 +361,15 @@ def run_pipeline(path: str | Path, runs_dir: str | Path = "runs", only: list[str
         return 130
     say(format_summary(plan, results))
     say(f"  total wall time {_elapsed(time.monotonic() - start)}")
+    from interplay_hf.evaluation.inspector.page import PAGE_FILE
+
+    pages = []
     for report, text in report_headlines(plan):
         say(f"\nReport: {report}")
         say(text)
+        page = report.parent / PAGE_FILE
+        if page.is_file() and page not in pages:
+            pages.append(page)
+    for page in pages:  # the last lines: where to look at the samples themselves
+        say(f"\nInspect the samples step by step (open in a browser): {page.resolve().as_uri()}")
     return 0

@@ -42,17 +42,22 @@ from interplay_hf.verify.core import (
 )
 from interplay_hf.verify.graph import GraphComparison, GraphNode, SolutionGraph, compare_graphs
 from interplay_hf.verify.parser import DEFAULT_MAX_CHARS, MODES, ParsedSolution, Step, find_defines, parse_solution
+from interplay_hf.verify.steps import STEP_MARKS, GoldStep, StepReport, StepVerdict, step_verdicts
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
     "ERROR_TYPES",
+    "STEP_MARKS",
     "MODES",
     "GoldReference",
+    "GoldStep",
     "GraphComparison",
     "GraphNode",
     "ParsedSolution",
     "SolutionGraph",
     "Step",
+    "StepReport",
+    "StepVerdict",
     "VerificationResult",
     "clear_gold_cache",
     "compare_graphs",
@@ -67,5 +72,6 @@ __all__ = [
     "parse_number",
     "parse_solution",
     "resolve_gold",
+    "step_verdicts",
     "verify",
 ]
