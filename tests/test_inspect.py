@@ -266,7 +266,7 @@ def test_inspect_command_writes_the_page_and_refuses_bad_input_in_one_line(two_r
 def test_eval_writes_problems_and_the_page_beside_results_md(tiny_model_dir, tmp_path, monkeypatch):
     from test_eval_run import cfg_for, scripted
 
-    from interplay_hf.evaluation.run import evaluate
+    from interplay_hf.evaluation.runner import evaluate
 
     scripted(monkeypatch)
     evaluate(cfg_for(tiny_model_dir, tmp_path / "eval", ops="2-3", n=3, k="1,3"))

@@ -132,6 +132,27 @@ def _strip_tags(text: str) -> str:
     return _TAG_RE.sub("", text[: last_close + 1]) + text[last_close + 1 :]
 
 
+def strip_tags_mapped(text: str) -> tuple[str, list[tuple[int, int, int]]]:
+    """``_strip_tags(text).strip()``, the text steps are parsed from, and where it came from: per run of text between
+    tags, (its start in the cleaned text, its start and end in ``text``). Lets a viewer find a step in the original."""
+    last_close = text.rfind(">")
+    kept: list[tuple[int, int]] = []
+    pos = 0
+    if last_close >= 0:
+        for match in _TAG_RE.finditer(text, 0, last_close + 1):
+            kept.append((pos, match.start()))
+            pos = match.end()
+    kept.append((pos, len(text)))
+    joined = "".join(text[a:b] for a, b in kept)
+    offset = len(joined.lstrip()) - len(joined)  # the cleaned text starts after the leading whitespace
+    pieces = []
+    for a, b in kept:
+        if b > a:
+            pieces.append((offset, a, b))
+        offset += b - a
+    return joined.strip(), pieces
+
+
 def _proper_semicolon(folded: str, semi: int) -> bool:
     """``folded[semi] == ";"`` preceded by ``<space><letter>``: where a DEFINE_RE match can end."""
     return semi >= 2 and "a" <= folded[semi - 1] <= "z" and folded[semi - 2].isspace()

@@ -11,14 +11,15 @@ completion text (after the ``max_chars`` cut), so a viewer can mark the steps in
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
 from interplay_hf.verify.core import VerificationResult, completion_text, resolve_gold, verify
 from interplay_hf.verify.folding import fold_case
-from interplay_hf.verify.graph import VALUE_TOLERANCE, _values_differ
-from interplay_hf.verify.parser import _TAG_RE, DEFAULT_MAX_CHARS, find_defines, parse_steps
+from interplay_hf.verify.graph import VALUE_TOLERANCE, values_differ
+from interplay_hf.verify.parser import DEFAULT_MAX_CHARS, find_defines, parse_steps, strip_tags_mapped
 
 STEP_MARKS = ("verified", "wrong_value", "wrong_dependency", "extra", "superseded", "unchecked")
 
@@ -58,32 +59,10 @@ class StepReport:
     gold_steps: list[GoldStep] = field(default_factory=list)  # in gold order
 
 
-def _stripped_with_offsets(text: str) -> tuple[str, list[int], list[int]]:
-    """``parser._strip_tags(text).strip()`` and where its pieces came from: piece i starts at ``clean_starts[i]``
-    in the cleaned text and at ``raw_starts[i]`` in ``text`` (tags are the only characters removed inside)."""
-    last_close = text.rfind(">")
-    kept: list[tuple[int, int]] = []
-    pos = 0
-    if last_close >= 0:
-        for match in _TAG_RE.finditer(text, 0, last_close + 1):
-            kept.append((pos, match.start()))
-            pos = match.end()
-    kept.append((pos, len(text)))
-    cleaned_unstripped = "".join(text[a:b] for a, b in kept)
-    lead = len(cleaned_unstripped) - len(cleaned_unstripped.lstrip())
-    cleaned = cleaned_unstripped.strip()
-    clean_starts, raw_starts, offset = [], [], -lead
-    for a, b in kept:
-        if b > a:
-            clean_starts.append(offset)
-            raw_starts.append(a)
-        offset += b - a
-    return cleaned, clean_starts, raw_starts
-
-
-def _to_raw(index: int, clean_starts: list[int], raw_starts: list[int]) -> int:
-    piece = max(0, bisect_right(clean_starts, index) - 1)
-    return raw_starts[piece] + index - clean_starts[piece]
+def _to_raw(index: int, pieces: list[tuple[int, int, int]]) -> tuple[int, int]:
+    """A cleaned-text offset -> (its offset in the completion, the end of its run of text before the next tag)."""
+    clean_start, raw_start, raw_end = pieces[max(0, bisect_right(pieces, (index, math.inf, math.inf)) - 1)]
+    return raw_start + index - clean_start, raw_end
 
 
 def _gold_step(node) -> GoldStep:
@@ -99,7 +78,7 @@ def _marks(name: str, value, deps: set, superseded: bool, gold_nodes: dict | Non
     if node is None:
         return ("extra",), None
     marks = []
-    if _values_differ(node.value, value, VALUE_TOLERANCE):  # verify's value rule (docs/verifier.md §3)
+    if values_differ(node.value, value, VALUE_TOLERANCE):  # verify's value rule (docs/verifier.md §3)
         marks.append("wrong_value")
     if set(deps) != node.dependencies:
         marks.append("wrong_dependency")
@@ -127,7 +106,7 @@ def step_verdicts(
     if not steps:
         report.missing = list(report.gold_steps)
         return report
-    cleaned, clean_starts, raw_starts = _stripped_with_offsets(text)
+    cleaned, pieces = strip_tags_mapped(text)
     defines = find_defines(cleaned)
     assert len(defines) == len(steps), "the parser's steps are its define matches, one each"
     last_index = {step[0]: i for i, step in enumerate(steps)}
@@ -138,10 +117,9 @@ def step_verdicts(
         while end > define_end and cleaned[end - 1].isspace():
             end -= 1
         marks, node = _marks(name, value, deps, last_index[name] != i, gold_nodes)
-        raw_start, raw_end = _to_raw(start, clean_starts, raw_starts), _to_raw(end - 1, clean_starts, raw_starts) + 1
-        tag = _TAG_RE.search(text, raw_start, raw_end)  # shown up to its first tag (`</solution>`), not beyond
-        if tag is not None:
-            raw_end = len(text[raw_start : tag.start()].rstrip()) + raw_start
+        raw_start, before_tag = _to_raw(start, pieces)
+        raw_end = min(_to_raw(end - 1, pieces)[0] + 1, before_tag)  # shown up to its first tag (`</solution>`)
+        raw_end = raw_start + len(text[raw_start:raw_end].rstrip())
         report.steps.append(StepVerdict(
             name=name, variable=variable, start=raw_start, end=raw_end,
             value=value, dependencies=tuple(sorted(deps)), marks=marks,
