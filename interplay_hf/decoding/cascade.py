@@ -22,10 +22,11 @@ import torch
 @dataclass
 class RowGroups:
     """Where each row sits in its prompt's group: ``slots[p, r]`` is the row at rank r of prompt p (padded with a
-    real row of the same prompt, whose result is never read back) and ``flat[b] = p * width + r`` for row b."""
+    real row of the same prompt, whose result is never read back); row b is at ``(owner[b], rank[b])``."""
 
     slots: torch.Tensor  # [prompts, width]
-    flat: torch.Tensor  # [rows]
+    owner: torch.Tensor  # [rows]
+    rank: torch.Tensor  # [rows]
 
     @classmethod
     def of(cls, owner: torch.Tensor, prompts: int) -> RowGroups:
@@ -38,7 +39,7 @@ class RowGroups:
         rank[order] = torch.arange(len(owner), device=owner.device) - starts[owner[order]]
         slots = order[starts].unsqueeze(1).repeat(1, width)  # pad with each prompt's first row
         slots[owner, rank] = torch.arange(len(owner), device=owner.device)
-        return cls(slots, owner * width + rank)
+        return cls(slots, owner, rank)
 
 
 def combine(out_a, max_a, sum_a, out_b, max_b, sum_b):
@@ -46,7 +47,7 @@ def combine(out_a, max_a, sum_a, out_b, max_b, sum_b):
     running max and exp-sum: the log-sum-exp merge of flash/cascade attention."""
     new_max = torch.maximum(max_a, max_b)
     scale_a, scale_b = torch.exp(max_a - new_max), torch.exp(max_b - new_max)
-    return (out_a * scale_a + out_b * scale_b) / (sum_a * scale_a + sum_b * scale_b)
+    return torch.addcmul(out_a * scale_a, out_b, scale_b) / torch.addcmul(sum_a * scale_a, sum_b, scale_b)
 
 
 def partial_softmax(scores: torch.Tensor, values: torch.Tensor):
@@ -116,11 +117,10 @@ class CascadeCache:
         grouped = query[self.groups.slots].view(prompts, width, kv_heads, group, head_dim)
         grouped = grouped.permute(0, 2, 1, 3, 4).reshape(prompts, kv_heads, width * group, head_dim)
         scores = torch.matmul(grouped, self.prefix_keys[layer].transpose(-1, -2)) + self.prefix_bias
-        out_p, max_p, sum_p = (
-            t.view(prompts, kv_heads, width, group, -1).permute(0, 2, 1, 3, 4).reshape(prompts * width, heads, -1)[
-                self.groups.flat]
-            for t in partial_softmax(scores, self.prefix_values[layer])
-        )
+        out, peak, total = partial_softmax(scores, self.prefix_values[layer])
+        merged = torch.cat([out, peak, total], dim=-1).view(prompts, kv_heads, width, group, head_dim + 2)
+        merged = merged[self.groups.owner, :, self.groups.rank].view(rows, heads, head_dim + 2)  # back to rows
+        out_p, max_p, sum_p = merged[..., :head_dim], merged[..., head_dim:-1], merged[..., -1:]
         # suffix: each row's own generated positions, [rows, kv, group, d] x [rows, kv, d, steps]
         end = self.length + 1
         per_row = query.view(rows, kv_heads, group, head_dim)
