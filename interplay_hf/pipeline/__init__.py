@@ -1,7 +1,9 @@
 """Multi-stage pipelines: a recipe YAML becomes a validated, hashed plan of stage commands, run resumably.
 
 - ``schema.py``: every key a pipeline YAML may use, the stage types, the ``PlannedStage`` / ``Plan`` dataclasses;
-- ``plan.py``: parse and check a pipeline YAML, expand matrices, wire ``${refs}`` into inputs, order the stages;
+- ``stages.py``: a stage mapping parsed once into the dataclass of its kind, which checks and renders itself;
+- ``plan.py``: the planning chain (read, expand matrices, parse stages, budget, ``${refs}`` → inputs, render),
+  then the stages in order, hashed;
 - ``budget.py``: a fixed number of training samples split between stages (``budget:``);
 - ``commands.py``: a stage's command line (``${refs}`` resolved, flags rendered) and its merged recipe;
 - ``hashing.py``: a stage's hash of everything that determines its output;

@@ -1,6 +1,6 @@
-"""A planned stage → its command line: ``${refs}`` resolved to folders, args rendered as flags in the style of
-the stage's program, the ``accelerate launch`` words, and the merged recipe a stage with ``recipe_overrides``
-is given instead of its own.
+"""The pieces of a stage's command line (each kind in :mod:`~interplay_hf.pipeline.stages` assembles its own):
+``${refs}`` resolved to folders, args rendered as flags in the style of the stage's program, and the merged
+recipe a stage with ``recipe_overrides`` is given instead of its own.
 
 Paths inside the root are shown (and passed) relative to it: commands run in the root.
 """
@@ -13,8 +13,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from interplay_hf.launch import AccelerateLaunch
-from interplay_hf.pipeline.schema import REF_RE, PlannedStage
+from interplay_hf.pipeline.schema import REF_RE, PlannedStage, StageType
 from interplay_hf.yaml_io import load_yaml_mapping, merge_recipe
 
 
@@ -81,7 +80,7 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def _report_labels(evals: Any, context: dict) -> list[str]:
+def report_labels(evals: Any, context: dict) -> list[str]:
     """Default report labels: variant names for ${eval} fan-outs, stage names for single refs."""
     labels: list[str] = []
     items = evals if isinstance(evals, list) else [evals]
@@ -97,41 +96,33 @@ def _report_labels(evals: Any, context: dict) -> list[str]:
     return labels
 
 
-def render_command(stage, stage_type, body, accelerate_config, num_processes, launch_args, context) -> list[str]:
-    root = context["root"]
-    out = display_path(stage.output_path, root)
-    if body["type"] == "shell":
-        def quoted(match: re.Match) -> str:
-            resolved = resolve_refs("${" + match.group(1) + "}", context)
-            return " ".join(shlex.quote(p) for p in (resolved if isinstance(resolved, list) else [resolved]))
+def shell_command(command: str, context: dict) -> list[str]:
+    """``sh -c <command>`` with each ``${ref}`` replaced by its quoted folder(s)."""
+    def quoted(match: re.Match) -> str:
+        resolved = resolve_refs("${" + match.group(1) + "}", context)
+        return " ".join(shlex.quote(p) for p in (resolved if isinstance(resolved, list) else [resolved]))
 
-        command = REF_RE.sub(quoted, body["command"].strip())
-        return ["sh", "-c", command]
-    args = dict(stage.args)
-    if body["type"] == "report" and "labels" not in args:
-        args["labels"] = _report_labels(args["evals"], context)
-    resolved = resolve_refs(args, context)
+    return ["sh", "-c", REF_RE.sub(quoted, command.strip())]
+
+
+def command_words(stage: PlannedStage, stage_type: StageType, resolved: dict[str, Any], recipe: str | None,
+                  context: dict) -> list[str]:
+    """The words after the program: the recipe (positional or ``--config``), positional args, the output flag,
+    then every other arg as a flag in the style of the program."""
+    resolved = dict(resolved)
     words: list[str] = []
-    recipe_word = resolve_refs(stage.recipe, context) if stage.recipe else None
-    if body.get("recipe_overrides") is not None:
-        recipe_word = display_path(stage.merged_recipe_path, root)
     if stage_type.recipe == "positional":
-        words.append(recipe_word)
+        words.append(recipe)
     elif stage_type.recipe == "config":
-        words += ["--config", recipe_word]
+        words += ["--config", recipe]
     for key in stage_type.positional:
         value = resolved.pop(key)
         words += [_scalar(v) for v in value] if isinstance(value, list) else [_scalar(value)]
     if stage_type.output_flag:
-        words += [stage_type.output_flag, out, *stage_type.fixed_flags]
+        words += [stage_type.output_flag, display_path(stage.output_path, context["root"]), *stage_type.fixed_flags]
     for key, value in resolved.items():
         words += _flag_words(key, value, stage_type.flag_style)
-    if stage_type.program != "accelerate":
-        return [stage_type.program, *stage_type.base, *words]
-    module, *sub = stage_type.base
-    stage.launch = AccelerateLaunch(module, (*sub, *words), accelerate_config, num_processes,
-                                    tuple(str(a) for a in launch_args), root)
-    return stage.launch.words()
+    return words
 
 
 def write_merged_recipe(stage: PlannedStage, root: Path) -> Path:

@@ -17,19 +17,17 @@ rejected with the list of known ones.
 from __future__ import annotations
 
 import copy
-import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.pipeline.batch import TRAIN_TYPES, accelerate_processes, check_process_count, plan_batch
 from interplay_hf.pipeline.budget import check_budget
-from interplay_hf.pipeline.commands import render_command, resolve_refs
-from interplay_hf.pipeline.hashing import hash_stage, is_file
+from interplay_hf.pipeline.commands import resolve_refs
+from interplay_hf.pipeline.hashing import hash_stage
 from interplay_hf.pipeline.schema import (
     ACCELERATE_TYPES,
-    DEFAULTS_KEYS,
     NAME_RE,
     REF_RE,
     RESERVED_REFS,
@@ -43,12 +41,48 @@ from interplay_hf.pipeline.schema import (
     check_keys,
 )
 from interplay_hf.pipeline.smoke import budgeted_stages, smoke_pipeline, smoke_stage
+from interplay_hf.pipeline.stages import AccelerateStage, Defaults, Stage, parse_stage
 from interplay_hf.yaml_io import load_yaml_mapping
 
+# Planning is a chain of small pure steps: read_pipeline -> expand_matrix -> (per stage) parse_stage ->
+# apply_budget -> stage_inputs -> render_stage; then the stages are ordered and hashed (build_plan).
 
-# ---------------------------------------------------------------------------------------------------
-# Loading and validation
-# ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A pipeline YAML's top level, checked (its stages still as written)."""
+
+    path: Path
+    name: str
+    description: str
+    root: Path
+    defaults: Defaults
+    budget: Any  # checked by budget.check_budget once the stage names are known
+    stages: dict
+    budgeted: frozenset[str]  # --smoke: stages whose length the (scaled-down) budget sets
+
+
+@dataclass(frozen=True)
+class ConcreteStage:
+    """One stage to plan: a stage of the YAML, or one variant of a matrix stage with the variant merged in."""
+
+    name: str  # "rl.edge" for variant "edge" of matrix stage "rl"
+    base: str
+    variant: str | None
+    body: dict
+    where: str  # the YAML path, for error messages
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """Where every stage writes, for references: the run folder's stage folders and matrix groups."""
+
+    root: Path
+    output_dirs: dict[str, Path]  # stage -> its folder
+    output_paths: dict[str, Path]  # stage -> what ${stage} stands for (see StageType.output_subdir)
+    variants_of: dict[str, list[str]]  # YAML stage name -> its concrete stages
+
+
 def _find_root(path: Path) -> Path:
     here = path.parent.resolve()
     for folder in [here, *here.parents]:
@@ -71,17 +105,8 @@ def load_pipeline_yaml(path: str | Path) -> dict:
     return load_yaml_mapping(path, "pipeline recipe")
 
 
-def build_plan(path: str | Path, runs_dir: str | Path = "runs", num_processes: int | None = None,
-               process_types: tuple[str, ...] = ACCELERATE_TYPES, smoke: bool = False) -> Plan:
-    """Parse, validate and order a pipeline YAML; raise ConfigError before anything runs.
-
-    ``num_processes`` runs the stages of ``process_types`` on that many processes; training stages keep
-    their global batch (:mod:`interplay_hf.pipeline.batch`). ``smoke`` plans the toy-scale CPU version of
-    every stage (:mod:`interplay_hf.pipeline.smoke`).
-    """
-    if num_processes is not None:
-        check_process_count(num_processes)
-    path = Path(path).resolve()
+def read_pipeline(path: Path, smoke: bool = False) -> PipelineSpec:
+    """The top level of the pipeline YAML at ``path``, checked; ``smoke`` cuts it down first (smoke.py)."""
     data = load_pipeline_yaml(path)
     check_keys(data, TOP_LEVEL_KEYS, "pipeline")
     name = data.get("name")
@@ -93,201 +118,147 @@ def build_plan(path: str | Path, runs_dir: str | Path = "runs", num_processes: i
     budgeted: set[str] = set()
     if smoke:
         data = smoke_pipeline(data, root)
-        name = data["name"]
         budgeted = budgeted_stages(data)
-    description = str(data.get("description") or "").strip()
-    run_dir = Path(runs_dir).resolve() / name
-
-    defaults = check_keys(data.get("defaults") or {}, DEFAULTS_KEYS, "defaults")
-    raw_stages = data.get("stages")
-    if not isinstance(raw_stages, dict) or not raw_stages:
+    defaults = Defaults.parse(data.get("defaults"))
+    stages = data.get("stages")
+    if not isinstance(stages, dict) or not stages:
         raise ConfigError("stages: required; a mapping of stage name -> {type: ..., ...}")
+    return PipelineSpec(path, data["name"], str(data.get("description") or "").strip(), root, defaults,
+                        data.get("budget"), stages, frozenset(budgeted))
 
-    # 1. Expand matrix fan-outs into concrete stages (declaration order kept).
-    bodies: dict[str, tuple[str, str | None, dict]] = {}
-    variants_of: dict[str, list[str]] = {}
-    for base, body in raw_stages.items():
+
+def _check_stage_head(base: Any, body: Any, where: str) -> None:
+    """A YAML stage's name, keys and type (before its matrix is expanded)."""
+    if not isinstance(base, str) or not NAME_RE.match(base) or base in RESERVED_REFS:
+        raise ConfigError(f"{where}: stage names are letters, digits, '_' or '-' starting with a letter "
+                          f"(not {', '.join(RESERVED_REFS)})")
+    check_keys(body, STAGE_KEYS, where)
+    if body.get("type") not in STAGE_TYPES:
+        raise ConfigError(f"{where}.type: {body.get('type')!r} is not a stage type; "
+                          f"choose one of {', '.join(STAGE_TYPES)}")
+
+
+def expand_matrix(stages: dict) -> dict[str, ConcreteStage]:
+    """The YAML's stages as concrete stages, in declaration order: a ``matrix:`` stage becomes one per variant."""
+    out: dict[str, ConcreteStage] = {}
+    for base, body in stages.items():
         where = f"stages.{base}"
-        if not isinstance(base, str) or not NAME_RE.match(base) or base in RESERVED_REFS:
-            raise ConfigError(
-                f"{where}: stage names are letters, digits, '_' or '-' starting with a letter "
-                f"(not {', '.join(RESERVED_REFS)})"
-            )
-        check_keys(body, STAGE_KEYS, where)
-        stage_type = body.get("type")
-        if stage_type not in STAGE_TYPES:
-            raise ConfigError(f"{where}.type: {stage_type!r} is not a stage type; "
-                              f"choose one of {', '.join(STAGE_TYPES)}")
+        _check_stage_head(base, body, where)
         matrix = body.get("matrix")
         if matrix is None:
-            bodies[base] = (base, None, body)
-            variants_of[base] = [base]
+            out[base] = ConcreteStage(base, base, None, body, where)
             continue
         if not isinstance(matrix, dict) or not matrix:
             raise ConfigError(f"{where}.matrix: a non-empty mapping variant name -> stage keys")
-        variants_of[base] = []
         shared = {k: v for k, v in body.items() if k != "matrix"}
         for variant, overrides in matrix.items():
             vwhere = f"{where}.matrix.{variant}"
             if not isinstance(variant, str) or not VARIANT_RE.match(variant):
                 raise ConfigError(f"{vwhere}: variant names are letters, digits, '_' or '-'")
             check_keys(overrides or {}, VARIANT_KEYS, vwhere)
-            bodies[f"{base}.{variant}"] = (base, variant, _merge_variant(shared, overrides or {}))
-            variants_of[base].append(f"{base}.{variant}")
-
-    output_dirs = {stage_name: run_dir / stage_name for stage_name in bodies}
-    # ${name} → the folder the stage's command writes (see StageType.output_subdir).
-    output_paths = {n: d / (STAGE_TYPES[bodies[n][2]["type"]].output_subdir or "") for n, d in output_dirs.items()}
-
-    # 2. Per-stage checks, budget, references → inputs.
-    budget = check_budget(data.get("budget"), bodies, variants_of)
-    stages: dict[str, PlannedStage] = {}
-    for stage_name, (base, variant, body) in bodies.items():
-        where = f"stages.{base}" + (f".matrix.{variant}" if variant else "")
-        if smoke:
-            body = smoke_stage(body, root, budgeted=bool({stage_name, base} & budgeted))
-            bodies[stage_name] = (base, variant, body)
-        override = num_processes if body["type"] in process_types else None
-        stages[stage_name] = _plan_stage(stage_name, base, variant, body, defaults, where, root, output_dirs,
-                                         output_paths, variants_of, budget, override)
-        if body["type"] in TRAIN_TYPES:
-            _fix_global_batch(stages[stage_name], root)
-
-    # 3. Order topologically; 4. hash in that order (a stage's hash includes its inputs' hashes).
-    order = _topological_order(stages)
-    ordered = [stages[n] for n in order]
-    for stage in ordered:
-        hash_stage(stage, stages, root)
-    return Plan(name, description, path, root, run_dir, ordered, budget)
+            name = f"{base}.{variant}"
+            out[name] = ConcreteStage(name, base, variant, _merge_variant(shared, overrides or {}), vwhere)
+    return out
 
 
-def _plan_stage(name, base, variant, body, defaults, where, root, output_dirs, output_paths, variants_of,
-                budget, processes_override: int | None = None) -> PlannedStage:
-    stage_type = STAGE_TYPES[body["type"]]
-    args = body.get("args") or {}
-    if not isinstance(args, dict):
-        raise ConfigError(f"{where}.args: a mapping flag -> value")
-    args = copy.deepcopy(args)
-    for key in args:
-        if not isinstance(key, str) or not re.match(r"^[A-Za-z][A-Za-z0-9_-]*$", key):
-            raise ConfigError(f"{where}.args.{key}: flag names are letters, digits, '_' or '-'")
+def wiring(concrete: dict[str, ConcreteStage], run_dir: Path, root: Path) -> Wiring:
+    """Each concrete stage's folder under ``run_dir`` and the concrete stages of each YAML stage."""
+    output_dirs = {name: run_dir / name for name in concrete}
+    output_paths = {name: folder / (STAGE_TYPES[concrete[name].body["type"]].output_subdir or "")
+                    for name, folder in output_dirs.items()}
+    variants_of: dict[str, list[str]] = {}
+    for stage in concrete.values():
+        variants_of.setdefault(stage.base, []).append(stage.name)
+    return Wiring(root, output_dirs, output_paths, variants_of)
 
-    # Recipe file.
-    recipe = body.get("recipe")
-    if stage_type.recipe == "none" and recipe is not None:
-        raise ConfigError(f"{where}.recipe: a {body['type']} stage takes no recipe file; use args")
-    if stage_type.recipe != "none":
-        if not isinstance(recipe, str) or not recipe:
-            raise ConfigError(f"{where}.recipe: required for a {body['type']} stage (path relative to {root})")
-        if "${" not in recipe and not is_file(root / recipe):  # ${stage}/file: written by an input stage
-            raise ConfigError(f"{where}.recipe: file {recipe!r} not found (paths are relative to {root})")
 
-    overrides = body.get("recipe_overrides")
-    if overrides is not None:
-        if stage_type.recipe == "none":
-            raise ConfigError(f"{where}.recipe_overrides: a {body['type']} stage has no recipe to override; use args")
-        if not isinstance(overrides, dict) or not overrides:
-            raise ConfigError(f"{where}.recipe_overrides: a non-empty mapping of recipe key -> value")
+def apply_budget(stage: Stage, name: str, budget: dict | None) -> tuple[dict[str, Any], int | None, str]:
+    """(args with the budget's arg set, the stage's budget in samples, the note --dry-run shows)."""
+    args = copy.deepcopy(stage.args)
+    if not budget or name not in budget["stages"]:
+        return args, None, ""
+    entry = budget["stages"][name]
+    note = f"{entry['samples']} samples ({entry['share']:g} of {budget['total_samples']}, split {entry['split']})"
+    if "arg" in entry:
+        if entry["arg"] in args:
+            raise ConfigError(f"{stage.where}.args.{entry['arg']}: also set by budget.to_args; remove one of the two")
+        args[entry["arg"]] = entry["value"]
+        per = f" x {entry['per_sample']:g}" if entry.get("per_sample", 1) != 1 else ""
+        note += f"{per} -> {entry['arg']}={entry['value']}"
+    return args, entry["samples"], note
 
-    # Budget → an arg.
-    budget_samples, budget_note = None, ""
-    if budget and name in budget["stages"]:
-        entry = budget["stages"][name]
-        budget_samples = entry["samples"]
-        budget_note = (f"{entry['samples']} samples ({entry['share']:g} of {budget['total_samples']}, "
-                       f"split {entry['split']})")
-        if "arg" in entry:
-            if entry["arg"] in args:
-                raise ConfigError(f"{where}.args.{entry['arg']}: also set by budget.to_args; remove one of the two")
-            args[entry["arg"]] = entry["value"]
-            per = f" x {entry['per_sample']:g}" if entry.get("per_sample", 1) != 1 else ""
-            budget_note += f"{per} -> {entry['arg']}={entry['value']}"
 
-    for arg in stage_type.required_args:
-        if args.get(arg) is None:
-            raise ConfigError(f"{where}.args.{arg}: required for a {body['type']} stage")
-    needs_sampling = args.get("model") is None or args.get("data") is None
-    if body["type"] == "select_edge" and args.get("results") is None and needs_sampling:
-        raise ConfigError(f"{where}.args: a select_edge stage needs model and data (to evaluate the base model) "
-                          "or results (an eval stage's folder, e.g. ${eval_base})")
-    command_text = body.get("command")
-    if body["type"] == "shell":
-        if not isinstance(command_text, str) or not command_text.strip():
-            raise ConfigError(f"{where}.command: required for a shell stage (a command line)")
-        if args:
-            raise ConfigError(f"{where}.args: shell stages take no args; write everything into `command`")
-    elif command_text is not None:
-        raise ConfigError(f"{where}.command: only shell stages take a command; use args")
-
-    # Accelerate settings.
-    accelerate_config = body.get("accelerate_config", defaults.get("accelerate_config"))
-    num_processes = body.get("num_processes", defaults.get("num_processes"))
-    launch_args = body.get("launch_args", defaults.get("launch_args")) or []
-    if body["type"] in ACCELERATE_TYPES:
-        if accelerate_config is not None and not is_file(root / str(accelerate_config)):
-            field_name = "accelerate_config" if "accelerate_config" in body else "defaults.accelerate_config"
-            raise ConfigError(f"{where if field_name == 'accelerate_config' else 'defaults'}.accelerate_config: "
-                              f"file {accelerate_config!r} not found (paths are relative to {root})")
-        if num_processes is not None:
-            check_process_count(num_processes, f"{where}.num_processes")
-        if not isinstance(launch_args, list) or not all(isinstance(a, (str, int, float)) for a in launch_args):
-            raise ConfigError(f"{where}.launch_args: a list of strings (extra `accelerate launch` flags)")
-    else:
-        for key in ("accelerate_config", "num_processes", "launch_args"):
-            if body.get(key) is not None:
-                raise ConfigError(f"{where}.{key}: only {', '.join(ACCELERATE_TYPES)} stages run through accelerate")
-
-    env = {**(defaults.get("env") or {}), **(body.get("env") or {})}
-    if not isinstance(env, dict):
-        raise ConfigError(f"{where}.env: a mapping NAME -> value")
-    env = {str(k): str(v) for k, v in env.items()}
-
-    after = body.get("after") or []
-    if isinstance(after, str):
-        after = [after]
-    if not isinstance(after, list):
-        raise ConfigError(f"{where}.after: a list of stage names")
-
-    manual = body.get("manual", stage_type.manual)
-    if not isinstance(manual, bool):
-        raise ConfigError(f"{where}.manual: true or false")
-
-    stage = PlannedStage(
-        name=name, base=base, variant=variant, type=body["type"], description=str(body.get("description") or ""),
-        recipe=recipe, recipe_overrides=None, args=args, inputs=[], output_dir=output_dirs[name], env=env,
-        manual=manual,
-        budget_samples=budget_samples, budget_note=budget_note, where=where,
-    )
-    # References: collect inputs (in first-mention order) and check that each names a stage.
+def stage_inputs(stage: Stage, name: str, args: dict[str, Any], wires: Wiring) -> list[str]:
+    """The stages ``name`` needs, in first-mention order: its ``${refs}``, then ``after``."""
     refs: list[str] = []
-    if recipe is not None:
-        _collect_refs(recipe, f"{where}.recipe", refs, output_dirs, variants_of)
-    if overrides is not None:
-        _collect_refs(overrides, f"{where}.recipe_overrides", refs, output_dirs, variants_of)
-    _collect_refs(args, f"{where}.args", refs, output_dirs, variants_of)
-    if command_text:
-        _collect_refs(command_text, f"{where}.command", refs, output_dirs, variants_of, in_shell=True)
-    for item in after:
-        if item not in output_dirs and item not in variants_of:
-            raise ConfigError(f"{where}.after: no stage named {item!r}; the stages are {', '.join(output_dirs)}")
-        refs.extend(variants_of.get(item, [item]) if item not in output_dirs else [item])
-    for ref in refs:
-        if ref == name:
-            raise ConfigError(f"{where}: the stage refers to itself; use ${{output}} for its own folder")
-        if ref not in stage.inputs:
-            stage.inputs.append(ref)
+    for where, value, in_shell in stage.reference_fields(args):
+        _collect_refs(value, where, refs, wires.output_dirs, wires.variants_of, in_shell=in_shell)
+    for item in stage.after:
+        if item not in wires.output_dirs and item not in wires.variants_of:
+            raise ConfigError(f"{stage.where}.after: no stage named {item!r}; the stages are "
+                              f"{', '.join(wires.output_dirs)}")
+        refs.extend(wires.variants_of.get(item, [item]) if item not in wires.output_dirs else [item])
+    if name in refs:
+        raise ConfigError(f"{stage.where}: the stage refers to itself; use ${{output}} for its own folder")
+    return list(dict.fromkeys(refs))
 
-    context = {"root": root, "output_dirs": output_paths, "variants_of": variants_of, "self": stage}
+
+def render_stage(planned: PlannedStage, stage: Stage, wires: Wiring, processes_override: int | None) -> PlannedStage:
+    """``planned`` with its resolved overrides, process count, command and hash parts."""
+    context = {"root": wires.root, "output_dirs": wires.output_paths, "variants_of": wires.variants_of,
+               "self": planned}
+    overrides = getattr(stage, "recipe_overrides", None)
     if overrides is not None:
-        stage.recipe_overrides = resolve_refs(overrides, context)
-    launched = processes_override if processes_override is not None else num_processes
-    if body["type"] in ACCELERATE_TYPES:
-        stage.processes = launched if launched is not None else accelerate_processes(root, accelerate_config)
-    stage.command = render_command(stage, stage_type, body, accelerate_config, launched, launch_args, context)
-    stage.hash_parts = {"recipe_overrides": overrides, "accelerate_config": accelerate_config,
-                        "num_processes": num_processes,
-                        "launch_args": [str(a) for a in launch_args], "command": command_text}
-    return stage
+        planned.recipe_overrides = resolve_refs(overrides, context)
+    launched = processes_override if processes_override is not None else stage.launch.num_processes
+    if isinstance(stage, AccelerateStage):
+        planned.processes = (launched if launched is not None
+                             else accelerate_processes(wires.root, stage.launch.accelerate_config))
+    planned.command = stage.render(planned, {**context, "processes": launched})
+    planned.hash_parts = stage.hash_parts()
+    return planned
+
+
+def plan_stage(concrete: ConcreteStage, stage: Stage, wires: Wiring, budget: dict | None,
+               processes_override: int | None = None) -> PlannedStage:
+    """One concrete stage, parsed, as a planned stage with its inputs, command and hash parts (hash: later)."""
+    args, samples, note = apply_budget(stage, concrete.name, budget)
+    stage.check_args(args)
+    planned = PlannedStage(
+        name=concrete.name, base=concrete.base, variant=concrete.variant, type=stage.type,
+        description=stage.description, recipe=getattr(stage, "recipe", None), recipe_overrides=None, args=args,
+        inputs=stage_inputs(stage, concrete.name, args, wires), output_dir=wires.output_dirs[concrete.name],
+        env=stage.env, manual=stage.manual, budget_samples=samples, budget_note=note, where=concrete.where,
+    )
+    return render_stage(planned, stage, wires, processes_override)
+
+
+def build_plan(path: str | Path, runs_dir: str | Path = "runs", num_processes: int | None = None,
+               process_types: tuple[str, ...] = ACCELERATE_TYPES, smoke: bool = False) -> Plan:
+    """Parse, validate and order a pipeline YAML; raise ConfigError before anything runs.
+
+    ``num_processes`` runs the stages of ``process_types`` on that many processes; training stages keep
+    their global batch (:mod:`interplay_hf.pipeline.batch`). ``smoke`` plans the toy-scale CPU version of
+    every stage (:mod:`interplay_hf.pipeline.smoke`).
+    """
+    if num_processes is not None:
+        check_process_count(num_processes)
+    spec = read_pipeline(Path(path).resolve(), smoke)
+    run_dir = Path(runs_dir).resolve() / spec.name
+    concrete = expand_matrix(spec.stages)
+    wires = wiring(concrete, run_dir, spec.root)
+    budget = check_budget(spec.budget, concrete, wires.variants_of)
+    stages: dict[str, PlannedStage] = {}
+    for name, item in concrete.items():
+        body = smoke_stage(item.body, spec.root, bool({name, item.base} & spec.budgeted)) if smoke else item.body
+        stage = parse_stage(body, item.where, spec.defaults, spec.root)
+        stages[name] = plan_stage(item, stage, wires, budget, num_processes if stage.type in process_types else None)
+        if stage.type in TRAIN_TYPES:
+            _fix_global_batch(stages[name], spec.root)
+    ordered = [stages[name] for name in _topological_order(stages)]
+    for stage in ordered:  # in order: a stage's hash includes its inputs' hashes
+        hash_stage(stage, stages, spec.root)
+    return Plan(spec.name, spec.description, spec.path, spec.root, run_dir, ordered, budget)
 
 
 def _fix_global_batch(stage: PlannedStage, root: Path) -> None:
