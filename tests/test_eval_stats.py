@@ -303,3 +303,19 @@ def test_summary_lines_name_regimes_solved_by_neither_and_say_when_nothing_is_be
     assert one.startswith("1. **base**") and "OOD-edge 0.0%" in one
     assert "ID pass@1 +0.0 points" in two and two.endswith("OOD-edge: solved by neither.")
     assert three.startswith("3. Beyond noise") and "none" in three
+    assert "the pass@1 intervals span ±0.0 points on 27 ID problems" in three  # identical runs: what could be seen
+
+
+def test_summary_line_three_reads_every_k_of_the_tables():
+    """A change beyond noise at a k that line 2 does not quote (pass@4 of 1, 4, 8) is still reported."""
+    from interplay_hf.evaluation.compare import summary_lines
+
+    def rec(diff, lo, hi):
+        return {"difference": diff, "ci": [lo, hi], "paired": True, "excludes_zero": lo > 0 or hi < 0}
+
+    block = {"num_problems": 50, "process_pass@k": {"1": 0.4, "4": 0.6, "8": 0.8}}
+    summaries = {lab: {"overall": block, "per_regime": {"ID": block}} for lab in ("base", "rl")}
+    per_k = {"1": rec(-0.01, -0.04, 0.02), "4": rec(-0.025, -0.063, -0.003), "8": rec(-0.04, -0.14, 0.06)}
+    differences = {"rl": {"against": "base", "paired": True, "per_regime": {"ID": {"process_pass@k": per_k}}}}
+    lines = summary_lines(summaries, differences, ["base", "rl"], {"ID": [2, 2]}, 8)
+    assert "ID pass@4" not in lines[1] and "ID pass@4 down (-2.5 [-6.3, -0.3])" in lines[2]

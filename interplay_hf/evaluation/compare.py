@@ -134,7 +134,7 @@ def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], reg
         return lines
     b = labels[1]
     d = differences[b]
-    changes, beyond, unsolved = [], [], []
+    changes, beyond, unsolved, widths = [], [], [], []
     for name in names:
         recs = [(k, d["per_regime"].get(name, {}).get("process_pass@k", {}).get(str(k)))
                 for k in ((1, k_hi) if k_hi != 1 else (1,))]
@@ -142,6 +142,9 @@ def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], reg
         if all(not regime_block(summaries[lab], name).get("process_pass@k", {}).get(str(k_hi)) for lab in (a, b)):
             unsolved.append(name)  # neither run solves a problem here: no change to report
             continue
+        if recs and recs[0][0] == 1:  # how small a pass@1 change this number of problems can tell from noise
+            widths.append(f"±{50 * (recs[0][1]['ci'][1] - recs[0][1]['ci'][0]):.1f} points on "
+                          f"{regime_block(summaries[a], name).get('num_problems', '?')} {name} problems")
         for k, rec in recs:
             lo, hi = rec["ci"]
             changes.append(f"{name} pass@{k} {100 * rec['difference']:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]")
@@ -157,7 +160,9 @@ def summary_lines(summaries: dict, differences: dict, labels: Sequence[str], reg
                  + ("; ".join(changes) or "no regime solved by either run") + tail + ".")
     lines.append("3. Beyond noise (interval excludes 0), at every k in the tables: "
                  + ("; ".join(beyond) + "." if beyond else
-                    "none; no process-verified change is distinguishable from noise at this number of problems."))
+                    "none; no process-verified change is distinguishable from noise at this number of problems"
+                    + (f" (the pass@1 intervals span {', '.join(widths)}: a smaller change cannot be seen)"
+                       if widths else "") + "."))
     return lines
 
 
