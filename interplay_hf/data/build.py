@@ -24,9 +24,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from random import Random
+from typing import Any
 
 from interplay_hf import __version__
 from interplay_hf.data.generator import generate_problem, problem_key, stable_seed
@@ -148,6 +149,99 @@ def built_dataset_dir(recipe: DataRecipe, output_dir: str | os.PathLike | None, 
     return target / f"shard-{shard_index:05d}-of-{num_shards:05d}" if num_shards > 1 else target
 
 
+def _check_build_args(num_proc: Any, num_shards: Any, shard_index: Any) -> None:
+    if not isinstance(num_proc, int) or num_proc < 1:
+        raise ConfigError(f"num_proc: expected an integer >= 1, got {num_proc!r}")
+    if not isinstance(num_shards, int) or num_shards < 1:
+        raise ConfigError(f"--num-shards: expected an integer >= 1, got {num_shards!r}")
+    if not isinstance(shard_index, int) or not 0 <= shard_index < num_shards:
+        raise ConfigError(f"--shard-index: expected 0..{num_shards - 1}, got {shard_index!r}")
+
+
+def _rows_recipe(recipe: DataRecipe) -> DataRecipe:
+    """``recipe`` with every split given in token shares re-weighted to the row shares that give them."""
+    return replace(recipe, splits=tuple(
+        replace(sp, mixture=row_share_mixture(recipe, sp), shares="rows") if sp.shares == "tokens" else sp
+        for sp in recipe.splits))
+
+
+def _report_header(recipe: DataRecipe, row_recipe: DataRecipe, num_shards: int, shard_index: int) -> BuildReport:
+    """build_report.json before the splits are built (their entries and the totals are added as they are)."""
+    import datasets
+
+    report: BuildReport = {  # type: ignore[typeddict-item]  # the totals and dedup are added after the splits
+        "name": recipe.name,
+        "description": recipe.description,
+        "recipe": recipe.source,
+        "mixture": {sp.name: [_component_summary(c) for c in sp.mixture] for sp in recipe.splits if not sp.is_eval},
+        "seed": recipe.seed,
+        "generator": asdict(recipe.generator),
+        "num_shards": num_shards,
+        "shard_index": shard_index,
+        "split_order": [sp.name for sp in recipe.splits],
+        "interplay_hf_version": __version__,
+        "datasets_version": datasets.__version__,
+        "dedup_against": list(recipe.dedup_against),
+        "dedup_within_splits": recipe.dedup_within_splits,
+        "splits": {},
+    }
+    token_splits = {sp.name for sp in recipe.splits if sp.shares == "tokens"}
+    if token_splits:  # the row weights that give the recipe's token shares (data/token_shares.py)
+        report["token_share_row_mixture"] = {sp.name: [_component_summary(c) for c in sp.mixture]
+                                             for sp in row_recipe.splits if sp.name in token_splits}
+    return report
+
+
+@dataclass
+class _BuildState:
+    """What the splits of one build share: where it writes, its shard, and the problem keys seen so far."""
+
+    recipe: DataRecipe
+    row_recipe: DataRecipe
+    tmp_root: Path
+    num_proc: int
+    num_shards: int
+    shard_index: int
+    exclude_base: set[str]
+    seen: dict[str, set[str]] = field(default_factory=dict)  # keys of earlier splits (all shards), shared cells
+
+
+def _build_split(state: _BuildState, pos: int, verbose: bool):
+    """Generate, deduplicate and finish split ``pos`` of the build: (the dataset, its report entry)."""
+    recipe, split, t0 = state.recipe, state.row_recipe.splits[pos], time.time()
+    n_rows, tokens_per_row = estimate_rows(recipe, split)
+    cols = tuple(dict.fromkeys(split.columns + _ALWAYS))
+    plan = _plan(recipe, split, cols)
+    blocks = _blocks(n_rows, state.num_shards, state.shard_index)
+    fp = _fingerprint("rows", plan["seed"], split.name, split.mixture, asdict(recipe.generator), cols, blocks,
+                      __version__)
+    ds = _run_generator(_generate, blocks, plan, row_features(cols + (_HASH,)), state.tmp_root, state.num_proc, fp)
+    ds.info.splits = None  # builder bookkeeping (per-process shard lengths) would differ with num_proc
+    shared = cells(split) & set().union(*(cells(later) for later in state.row_recipe.splits[pos + 1:]))
+    within = None
+    if recipe.dedup_within_splits and not split.is_eval:
+        earlier = [b for k in range(state.shard_index) for b in _blocks(n_rows, state.num_shards, k)]
+        within = _keys_of_blocks(recipe, split, earlier, cells(split), state.tmp_root, state.num_proc, fp)
+    ds, dropped, counts, keys = _drop_duplicates(ds, state.seen, state.exclude_base, shared, fp, within)
+    if shared:
+        if state.num_shards > 1:
+            others = [b for k in range(state.num_shards) if k != state.shard_index
+                      for b in _blocks(n_rows, state.num_shards, k)]
+            keys |= _keys_of_blocks(recipe, split, others, shared, state.tmp_root, state.num_proc, fp)
+        state.seen[split.name] = keys
+    extra = [c for c in ds.column_names if c not in split.columns]
+    ds = ds.remove_columns(extra, new_fingerprint=_fingerprint("cols", fp, extra, len(ds)))
+    if recipe.prompt_format == "chat" and "prompt" in ds.column_names and len(ds):
+        ds = _to_chat(ds, recipe, fp)
+    entry = _report_entry(split, n_rows, blocks, dropped, len(ds), counts, tokens_per_row)
+    if verbose:
+        dup = sum(dropped.values())
+        print(f"[data build] {split.name}: {len(ds)} rows (generated {entry['rows_generated']}, "
+              f"dropped {dup} duplicate(s){' ' + str(dict(dropped)) if dup else ''}) "
+              f"in {time.time() - t0:.1f}s", file=sys.stderr)
+    return ds, entry
+
+
 def build_datasets(
     recipe: DataRecipe | dict | str | os.PathLike,
     output_dir: str | os.PathLike | None = None,
@@ -166,12 +260,7 @@ def build_datasets(
     """
     recipe = _as_recipe(recipe)
     num_proc = recipe.num_proc if num_proc is None else num_proc
-    if not isinstance(num_proc, int) or num_proc < 1:
-        raise ConfigError(f"num_proc: expected an integer >= 1, got {num_proc!r}")
-    if not isinstance(num_shards, int) or num_shards < 1:
-        raise ConfigError(f"--num-shards: expected an integer >= 1, got {num_shards!r}")
-    if not isinstance(shard_index, int) or not 0 <= shard_index < num_shards:
-        raise ConfigError(f"--shard-index: expected 0..{num_shards - 1}, got {shard_index!r}")
+    _check_build_args(num_proc, num_shards, shard_index)
     target = None
     if save:
         target = built_dataset_dir(recipe, output_dir, num_shards, shard_index)
@@ -180,70 +269,19 @@ def build_datasets(
     exclude_base = _hashes_of_datasets(recipe.dedup_against)  # before any generation: fail fast
 
     import datasets
-    from datasets import Dataset, DatasetDict
+    from datasets import DatasetDict
 
-    token_splits = {sp.name for sp in recipe.splits if sp.shares == "tokens"}
-    row_recipe = replace(recipe, splits=tuple(
-        replace(sp, mixture=row_share_mixture(recipe, sp), shares="rows") if sp.name in token_splits else sp
-        for sp in recipe.splits))
+    row_recipe = _rows_recipe(recipe)
     tmp_root = Path(tempfile.mkdtemp(prefix=f".tmp-{recipe.name}-", dir=target.parent if target else None))
     started = time.time()
-    report: BuildReport = {  # type: ignore[typeddict-item]  # the totals and dedup are added after the splits
-        "name": recipe.name,
-        "description": recipe.description,
-        "recipe": recipe.source,
-        "mixture": {sp.name: [_component_summary(c) for c in sp.mixture] for sp in recipe.splits if not sp.is_eval},
-        "seed": recipe.seed,
-        "generator": asdict(recipe.generator),
-        "num_shards": num_shards,
-        "shard_index": shard_index,
-        "split_order": [sp.name for sp in recipe.splits],
-        "interplay_hf_version": __version__,
-        "datasets_version": datasets.__version__,
-        "dedup_against": list(recipe.dedup_against),
-        "dedup_within_splits": recipe.dedup_within_splits,
-        "splits": {},
-    }
-    if token_splits:  # the row weights that give the recipe's token shares (data/token_shares.py)
-        report["token_share_row_mixture"] = {sp.name: [_component_summary(c) for c in sp.mixture]
-                                             for sp in row_recipe.splits if sp.name in token_splits}
+    report = _report_header(recipe, row_recipe, num_shards, shard_index)
     try:
-        built: dict[str, Dataset] = {}
-        seen: dict[str, set[str]] = {}  # problem keys of earlier splits (all shards), in cells later splits share
+        state = _BuildState(recipe, row_recipe, tmp_root, num_proc, num_shards, shard_index, exclude_base)
+        built = {}
         for pos, split in enumerate(row_recipe.splits):
-            t0 = time.time()
-            n_rows, tokens_per_row = estimate_rows(recipe, split)
-            cols = tuple(dict.fromkeys(split.columns + _ALWAYS))
-            plan = _plan(recipe, split, cols)
-            blocks = _blocks(n_rows, num_shards, shard_index)
-            fp = _fingerprint("rows", plan["seed"], split.name, split.mixture, asdict(recipe.generator), cols, blocks,
-                              __version__)
-            ds = _run_generator(_generate, blocks, plan, row_features(cols + (_HASH,)), tmp_root, num_proc, fp)
-            ds.info.splits = None  # builder bookkeeping (per-process shard lengths) would differ with num_proc
-            shared = cells(split) & set().union(*(cells(later) for later in row_recipe.splits[pos + 1:]))
-            within = None
-            if recipe.dedup_within_splits and not split.is_eval:
-                earlier = [b for k in range(shard_index) for b in _blocks(n_rows, num_shards, k)]
-                within = _keys_of_blocks(recipe, split, earlier, cells(split), tmp_root, num_proc, fp)
-            ds, dropped, counts, keys = _drop_duplicates(ds, seen, exclude_base, shared, fp, within)
-            if shared:
-                if num_shards > 1:
-                    others = [b for k in range(num_shards) if k != shard_index for b in _blocks(n_rows, num_shards, k)]
-                    keys |= _keys_of_blocks(recipe, split, others, shared, tmp_root, num_proc, fp)
-                seen[split.name] = keys
-            extra = [c for c in ds.column_names if c not in split.columns]
-            ds = ds.remove_columns(extra, new_fingerprint=_fingerprint("cols", fp, extra, len(ds)))
-            if recipe.prompt_format == "chat" and "prompt" in ds.column_names and len(ds):
-                ds = _to_chat(ds, recipe, fp)
+            ds, report["splits"][split.name] = _build_split(state, pos, verbose)
             if len(ds):  # an empty split (tiny split in another shard, or all duplicates) is not saved
                 built[split.name] = ds
-            report["splits"][split.name] = entry = _report_entry(split, n_rows, blocks, dropped, len(ds), counts,
-                                                                 tokens_per_row)
-            if verbose:
-                dup = sum(dropped.values())
-                print(f"[data build] {split.name}: {len(ds)} rows (generated {entry['rows_generated']}, "
-                      f"dropped {dup} duplicate(s){' ' + str(dict(dropped)) if dup else ''}) "
-                      f"in {time.time() - t0:.1f}s", file=sys.stderr)
         report["duplicates_dropped_total"] = sum(sum(e["duplicates_dropped"].values()) for e in report["splits"].values())
         report["dedup"] = {name: e["duplicates_dropped"] for name, e in report["splits"].items() if e["duplicates_dropped"]}
         if target is None:

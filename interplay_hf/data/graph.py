@@ -154,6 +154,9 @@ class _Subgraph:
     unused_places: list[int]  # places drawNecessary1 did not reach (the one it stopped at is in neither list)
 
 
+# One piece on purpose (~100 lines): it is the official drawAll sequence, each step already its own function; what
+# is left is their order on one random stream and the rejection checks between them, which must stay in that order
+# to reproduce the official distribution (docs/generator.md §2-§5), and reads best top to bottom.
 def draw_graph(
     op: int,
     mode: str,

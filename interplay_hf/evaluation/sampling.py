@@ -22,7 +22,7 @@ from interplay_hf.decoding.draw import CounterSampler, row_streams, sample_seed
 from interplay_hf.decoding.loop import DecodeSettings, decode, left_pad
 from interplay_hf.errors import ConfigError
 
-# CPU: with finished rows leaving the batch, 256 rows gave 1.13x the tokens per CPU second of 64 (quickstart model)
+# Batch caps when evaluation sizes its own batch: bigger batches stopped paying on a CPU (docs/benchmarks.md).
 MAX_AUTO_BATCH = {"cpu": 256, "other": 512}
 
 

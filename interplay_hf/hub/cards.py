@@ -110,6 +110,40 @@ def render_template(source: str, context: dict[str, Any], *, name: str = "templa
 # ------------------------------------------------------------------------------------------------
 
 
+ARCHITECTURE_ROWS = (
+    ("model_type", "architecture"),
+    ("hidden_size", "hidden size"),
+    ("num_hidden_layers", "layers"),
+    ("num_attention_heads", "attention heads"),
+    ("num_key_value_heads", "KV heads"),
+    ("intermediate_size", "MLP size"),
+    ("vocab_size", "vocabulary"),
+    ("max_position_embeddings", "max positions"),
+    ("tie_word_embeddings", "tied embeddings"),
+)
+STAGE_KIND_WORDS = {
+    "pretrain": "pre-trained from scratch",
+    "midtrain": "mid-trained (continued pre-training on a shifted mixture)",
+    "rl": "trained with GRPO (reinforcement learning with verifiable rewards)",
+    "sft": "fine-tuned",
+}
+
+
+def _architecture_rows(config: dict, n_params: int | None) -> list[tuple[str, str]]:
+    """(label, value) rows of the card's architecture table, from config.json and the weights' size."""
+    rows = [(label, fmt(config[key])) for key, label in ARCHITECTURE_ROWS if key in config]
+    if n_params:
+        rows.append(("parameters", f"{human(n_params)} ({n_params:,})"))
+    return rows
+
+
+def _model_summary(kind: str, config: dict, n_params: int | None) -> str:
+    """The card's one-sentence summary: size, architecture and how the stage trained it."""
+    size = human(n_params) + "-parameter " if n_params else ""
+    return (f"A {size}{config.get('model_type', 'causal')} language model {STAGE_KIND_WORDS.get(kind, 'trained')} "
+            "on synthetic multi-step arithmetic reasoning problems.")
+
+
 def model_card_context(
     stage_dir: str | Path,
     *,
@@ -141,31 +175,9 @@ def model_card_context(
     kind = stage_kind(stage_dir, recipe)
     origin = model_origin(recipe)
     n_params = safetensors_parameters(stage_dir)
-    architecture = [
-        (label, fmt(config[key]))
-        for key, label in (
-            ("model_type", "architecture"),
-            ("hidden_size", "hidden size"),
-            ("num_hidden_layers", "layers"),
-            ("num_attention_heads", "attention heads"),
-            ("num_key_value_heads", "KV heads"),
-            ("intermediate_size", "MLP size"),
-            ("vocab_size", "vocabulary"),
-            ("max_position_embeddings", "max positions"),
-            ("tie_word_embeddings", "tied embeddings"),
-        )
-        if key in config
-    ]
-    if n_params:
-        architecture.append(("parameters", f"{human(n_params)} ({n_params:,})"))
+    architecture = _architecture_rows(config, n_params)
     name = title or (repo_id.split("/")[-1] if repo_id else stage_dir.name)
-    what = {
-        "pretrain": "pre-trained from scratch",
-        "midtrain": "mid-trained (continued pre-training on a shifted mixture)",
-        "rl": "trained with GRPO (reinforcement learning with verifiable rewards)",
-        "sft": "fine-tuned",
-    }.get(kind, "trained")
-    summary = f"A {human(n_params) + '-parameter ' if n_params else ''}{config.get('model_type', 'causal')} language model {what} on synthetic multi-step arithmetic reasoning problems."
+    summary = _model_summary(kind, config, n_params)
     plots = plot_files(results_dir)
     return {
         "title": name,

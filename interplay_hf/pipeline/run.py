@@ -52,8 +52,8 @@ from interplay_hf.redact import redact, redact_argv, redact_env, scrub
 
 LOCK_FILE = ".lock"
 CHILD_ERROR_FILE = ".error.json"
-# Set for every stage unless the user's shell or the stage's `env` sets them (2 busy threads ran
-# GRPO 30-70x slower than one; tokenizers' thread pool deadlocks after fork).
+# Set for every stage unless the user's shell or the stage's `env` sets them: more torch threads than cores slow
+# training down many times, and tokenizers' thread pool deadlocks after fork (docs/benchmarks.md).
 DEFAULT_ENV = {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 

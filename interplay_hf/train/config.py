@@ -290,7 +290,7 @@ def parse_stage_args(
     parser = TrlParser(dataclass_types)
     defaults = dict(GRPO_PAPER_DEFAULTS) if stage == "grpo" else {}
     if not {"bf16", "fp16"} & {*yaml_keys, *cli_keys} and trains_on_cpu(recipe, cli_argv):
-        defaults["bf16"] = cpu_has_native_bf16()  # TRL's default (bf16 on) is several times slower without it
+        defaults["bf16"] = cpu_has_native_bf16()  # TRL's bf16 default is slow on emulated bf16 (docs/benchmarks.md)
     parser.set_defaults_with_config(**defaults)
     try:
         with warnings.catch_warnings():

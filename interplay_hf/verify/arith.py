@@ -115,6 +115,8 @@ def evaluate_arithmetic(expr: str) -> float | None:
         return None
 
 
+# One piece on purpose (~90 lines): a shunting-yard evaluator whose operand and operator stacks and parser state
+# are shared by the nested reduce step and the token loop; split, they would travel as parameters of every call.
 def _evaluate(expr: str):
     # Operand stack holds (value, depth); operator stack holds (kind, symbol) with kind in
     # {"bin", "un", "("}. ``expect_operand`` is the parser state (True at the start and after operators).

@@ -227,6 +227,9 @@ def _resolve_for_verify(
     return answer, plan, (0 if plan is None else len(plan[0]))
 
 
+# One piece on purpose (~90 lines): the hot path of every reward and evaluation (a GRPO batch verifies each
+# completion once per reward function); its per-step comparison is inlined and its locals shared, so splitting it
+# would add calls per step. The rules it applies are in docs/verifier.md, in this order.
 def verify(
     completion: Any,
     gold_solution: str | None = None,

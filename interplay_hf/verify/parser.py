@@ -460,6 +460,8 @@ def parse_text(text: str, mode: str, folded: str) -> ParsedSolution:
     return ParsedSolution([Step(*step) for step in steps], answer=answer)
 
 
+# One piece on purpose (~90 lines): a single left-to-right scan over the "Define ..." sentences that carries its
+# position and state from one sentence to the next (docs/verifier.md §2); it runs for every completion scored.
 def parse_steps(text: str, mode: str, folded: str) -> tuple[list[list], float | None]:
     """:func:`parse_text` with each step as a list ``[name, variable, dependencies, value, expressions]``
     (the fields of :class:`Step`): :func:`~interplay_hf.verify.core.verify` needs no Step objects."""
