@@ -15,6 +15,12 @@ from interplay_hf.guard.paths import refuse_file_as_folder
 
 
 def register(subparsers) -> None:
+    """The evaluation sub-commands, one function each."""
+    for add in (_add_eval, _add_report, _add_inspect, _add_findings, _add_select_problems, _add_select_edge):
+        add(subparsers)
+
+
+def _add_eval(subparsers) -> None:
     from interplay_hf.evaluation import runner
 
     p = subparsers.add_parser(
@@ -25,6 +31,8 @@ def register(subparsers) -> None:
     runner.build_arg_parser(p)
     p.set_defaults(func=run_eval)
 
+
+def _add_report(subparsers) -> None:
     p = subparsers.add_parser("report", help="compare eval runs (e.g. base vs RL) in one table and plots")
     p.add_argument("eval_dirs", nargs="+", help="eval output directories (each with results.json)")
     p.add_argument("--labels", default=None, help="comma-separated names, one per directory (default: directory names)")
@@ -37,6 +45,8 @@ def register(subparsers) -> None:
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
     p.set_defaults(func=run_report)
 
+
+def _add_inspect(subparsers) -> None:
     p = subparsers.add_parser(
         "inspect",
         help="one self-contained HTML page of evaluated samples, every step marked against the gold graph",
@@ -56,6 +66,8 @@ def register(subparsers) -> None:
                      help="embed every sample of samples.jsonl (a larger page)")
     p.set_defaults(func=run_inspect)
 
+
+def _add_findings(subparsers) -> None:
     p = subparsers.add_parser(
         "findings",
         help="check the paper's claims against eval results: paired change b - a with its 95%% interval per claim",
@@ -67,6 +79,8 @@ def register(subparsers) -> None:
                    help="bootstrap resamples over problems (default 1000)")
     p.set_defaults(func=run_findings)
 
+
+def _add_select_problems(subparsers) -> None:
     p = subparsers.add_parser(
         "select-problems",
         help="pick RL prompts problem by problem from a base model's eval of a candidate pool (1..max verified hits)",
@@ -81,6 +95,8 @@ def register(subparsers) -> None:
                    help="a saved dataset with splits edge and control, plus selection.json")
     p.set_defaults(func=run_select_problems)
 
+
+def _add_select_edge(subparsers) -> None:
     p = subparsers.add_parser(
         "select-edge",
         help="pick the ops where the base model's pass@1 is low but pass@k is clearly non-zero; write edge.json + RL data recipe",
