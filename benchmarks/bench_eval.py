@@ -64,12 +64,13 @@ def plain_generate(model_dir: str, prompts: list[str], n: int, max_new: int, bat
     """(generated tokens up to the stop, wall seconds, CPU seconds) of a plain batched ``model.generate`` loop,
     loading included."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+    from transformers import AutoModelForCausalLM, GenerationConfig
 
     from interplay_hf.evaluation.sampling import cut_completion, stop_config
+    from interplay_hf.tokenizer import load_saved_tokenizer
 
     start, cpu = time.perf_counter(), time.process_time()
-    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok = load_saved_tokenizer(model_dir)  # AutoTokenizer would swap in Qwen's pre-tokenizer (qwen2 config)
     model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     stop = stop_config(tok, model.config, "</answer>", model.generation_config)
     config = GenerationConfig(do_sample=True, temperature=0.7, top_p=1.0, top_k=0, max_new_tokens=max_new,

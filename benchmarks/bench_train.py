@@ -112,14 +112,15 @@ def run_bare_sft(root: Path, argv: list[str], preset: str) -> dict:
 
 def run_bare_grpo(root: Path, model_dir: Path, argv: list[str]) -> dict:
     from datasets import load_from_disk
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
     from trl import GRPOTrainer
 
     from interplay_hf.rewards import get_reward_funcs
+    from interplay_hf.tokenizer import load_saved_tokenizer
     from interplay_hf.train.config import parse_stage_args
 
     _, training_args, _ = parse_stage_args("grpo", argv)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = load_saved_tokenizer(model_dir)  # AutoTokenizer would swap in Qwen's pre-tokenizer (qwen2 config)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     columns = ["prompt", "solution", "answer", "gold_graph"]
     dataset = load_from_disk(str(root / "data"))["train"].select_columns(columns)

@@ -103,10 +103,24 @@ def test_pretraining_lowers_the_loss_and_saves_a_loadable_model(stage_data, tmp_
     recipe = yaml.safe_load((out / "recipe.yaml").read_text())
     assert recipe["model_preset"] == "qwen2-300k" and recipe["packing_document_mask"] is True
     assert f"# {versions_comment()}\n" in (out / "recipe.yaml").read_text()  # library versions, as a comment
+    assert_eval_keeps_the_recorded_tokenizer(out, tmp_path)
     compute = stage_compute(out)  # packed: 24 steps x 4 sequences x 256 tokens on one process, 6N per token
     assert (compute.kind, compute.tokens, compute.flops_per_parameter_token) == ("sft", 24 * 4 * 256, 6)
     assert compute.parameters == sum(p.numel() for p in model.parameters())
     assert compute.flops == 6 * compute.parameters * compute.tokens
+
+
+def assert_eval_keeps_the_recorded_tokenizer(stage: Path, tmp_path: Path) -> None:
+    """The stage records its tokenizer's fingerprint; eval loads the saved one and refuses another."""
+    from interplay_hf.errors import ConfigError
+    from interplay_hf.evaluation.loading import load_tokenizer
+    from interplay_hf.tokenizer import recorded_fingerprint, save_released_tokenizer, tokenizer_fingerprint
+
+    assert recorded_fingerprint(stage) == (tokenizer_fingerprint(load_tokenizer(str(stage))), stage / "recipe.yaml")
+    assert "(not the released tokenizer)" in (stage / "recipe.yaml").read_text()
+    save_released_tokenizer(tmp_path / "released")
+    with pytest.raises(ConfigError, match=r"^--tokenizer: this tokenizer .* is not the one .*recipe.yaml records"):
+        load_tokenizer(str(stage), tokenizer=str(tmp_path / "released"))
 
 
 def test_a_killed_run_resumes_from_its_last_complete_checkpoint(stage_data, tmp_path):

@@ -24,10 +24,10 @@ def token_counter(split: SplitSpec) -> Callable[[str], float]:
     """Tokens of a pre-training row (text + EOS), measured as the split's size settings say."""
     size = split.size
     if size.tokenizer:
-        from transformers import AutoTokenizer
+        from transformers import PreTrainedTokenizerFast
 
-        try:
-            tok = AutoTokenizer.from_pretrained(size.tokenizer)
+        try:  # the tokenizer.json as is: AutoTokenizer swaps in Qwen's pre-tokenizer next to a qwen2 config.json
+            tok = PreTrainedTokenizerFast.from_pretrained(size.tokenizer)
         except Exception as err:  # noqa: BLE001 - any load failure is a config problem here
             raise ConfigError(f"splits.{split.name}.size.tokenizer: cannot load {size.tokenizer!r} "
                               f"({type(err).__name__}); give a tokenizer folder or Hub id") from None

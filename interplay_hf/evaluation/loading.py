@@ -60,15 +60,20 @@ def _hub_error(what: str, model: str, subfolder: str | None, revision: str | Non
 
 
 def load_tokenizer(model: str, subfolder: str | None = None, revision: str | None = None, tokenizer: str | None = None):
-    """Tokenizer with left padding (for batched generation) and a pad token."""
-    from transformers import AutoTokenizer
+    """Tokenizer with left padding (for batched generation) and a pad token; refused when it carries the format
+    tags at other ids than the released ones, or differs from the one the model's training stage recorded."""
+    from interplay_hf.tokenizer import check_special_tokens, check_trained_with, load_saved_tokenizer
 
-    check_local_model(model, subfolder, tokenizer)
+    local = check_local_model(model, subfolder, tokenizer)
     source, kwargs = (tokenizer, {}) if tokenizer else (model, {"subfolder": subfolder or "", "revision": revision})
     try:
-        tok = AutoTokenizer.from_pretrained(source, **kwargs)
+        tok = load_saved_tokenizer(source, **kwargs)
     except (OSError, ValueError, KeyError) as err:
         raise _hub_error("tokenizer", source, kwargs.get("subfolder"), revision, err) from None
+    flag = "--tokenizer" if tokenizer else "--model"
+    check_special_tokens(tok, f"{flag} {Path(source) / (kwargs.get('subfolder') or '')}", required=False)
+    if local is not None:
+        check_trained_with(tok, local, flag)
     tok.padding_side = "left"
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token

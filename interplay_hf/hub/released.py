@@ -181,7 +181,9 @@ def load_released(
     e.g. a ``hf download`` of the repos; without it the files come from the Hub (or its cache).
     """
     entry = name if isinstance(name, ReleasedCheckpoint) else resolve_released(name, strict=strict)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from interplay_hf.tokenizer import check_special_tokens, load_saved_tokenizer
 
     source = str(Path(local_root) / entry.repo_name) if local_root is not None else entry.repo_id
     if local_root is not None and not (Path(source) / entry.subfolder).is_dir():
@@ -193,7 +195,8 @@ def load_released(
     if revision or entry.revision:
         kwargs["revision"] = revision or entry.revision
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        tokenizer = load_saved_tokenizer(source, **kwargs)
+        check_special_tokens(tokenizer, f"{entry.repo_id}/{entry.subfolder}")
         model_kwargs = dict(kwargs, use_safetensors=True)
         if dtype is not None:
             model_kwargs["dtype"] = dtype

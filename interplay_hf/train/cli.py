@@ -19,6 +19,7 @@ from interplay_hf.guard.paths import refuse_file_as_folder
 from interplay_hf.guard.policy import debug_requested
 from interplay_hf.launch import AccelerateLaunch
 from interplay_hf.redact import redact_argv
+from interplay_hf.tokenizer import DEFAULT_NUMBERS, DEFAULT_VOCAB_SIZE, TOKENIZER_MODES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ACCELERATE_CONFIG = "accelerate_configs/cpu.yaml"
@@ -27,18 +28,22 @@ DEFAULT_ACCELERATE_CONFIG = "accelerate_configs/cpu.yaml"
 def register(subparsers) -> None:
     tok = subparsers.add_parser(
         "tokenizer",
-        help="train the small BPE tokenizer of from-scratch models on a saved dataset",
-        description="Deterministic byte-level BPE with the released special tokens (ids 0-9), saved for "
-        "AutoTokenizer.from_pretrained.",
+        help="write the released checkpoints' tokenizer, or train a small BPE on a saved dataset",
+        description="--numbers released: the official tokenizer.json every released checkpoint uses, as is "
+        "(nothing trained; the paper recipes' default). groups / digits: a deterministic byte-level BPE trained "
+        "on --dataset. Both have the released special tokens (ids 0-9) and load with AutoTokenizer.from_pretrained.",
     )
-    tok.add_argument("--dataset", required=True, help="saved dataset directory (interplay-hf data build)")
+    tok.add_argument("--dataset", default=None, help="saved dataset directory (interplay-hf data build); "
+                     "for --numbers groups / digits")
     tok.add_argument("--split", default="train", help="split to read (default: train)")
     tok.add_argument("--column", default="text", help="text column (default: text)")
-    tok.add_argument("--vocab-size", type=int, default=2200, help="vocabulary size (paper: 2200)")
+    tok.add_argument("--vocab-size", type=int, default=None, help=f"vocabulary size (paper: {DEFAULT_VOCAB_SIZE}, "
+                     "the default)")
     tok.add_argument("--max-texts", type=int, default=None, help="use only the first N texts")
-    tok.add_argument("--numbers", choices=("groups", "digits"), default="groups",
-                     help="how numbers are pre-tokenized: groups = runs of up to 3 digits (the official tokenizer; "
-                     "default), digits = one digit at a time")
+    tok.add_argument("--numbers", choices=TOKENIZER_MODES, default=DEFAULT_NUMBERS,
+                     help="released = the released checkpoints' tokenizer, unchanged (numbers as whole tokens with "
+                     "their leading space); groups = train one, runs of up to 3 digits pre-tokenized together "
+                     "(default); digits = train one, one digit at a time. docs/tokenization.md compares them")
     tok.add_argument("--output-dir", required=True, help="where to save the tokenizer")
     tok.set_defaults(func=run_tokenizer)
 
@@ -79,13 +84,24 @@ def register(subparsers) -> None:
 
 
 def run_tokenizer(args) -> int:
-    from interplay_hf.tokenizer import build_tokenizer_from_dataset
+    from interplay_hf.tokenizer import RELEASED, build_tokenizer_from_dataset, save_released_tokenizer
 
+    if args.numbers == RELEASED:
+        given = [flag for flag, value in (("--dataset", args.dataset), ("--vocab-size", args.vocab_size),
+                                          ("--max-texts", args.max_texts)) if value is not None]
+        if given:
+            raise ConfigError(f"{given[0]}: --numbers released trains nothing (it writes the released tokenizer "
+                              "as is); drop it, or choose --numbers groups / digits to train one")
+        refuse_file_as_folder(args.output_dir)
+        tokenizer = save_released_tokenizer(args.output_dir)
+        print(f"the released tokenizer ({len(tokenizer)} tokens) saved to {args.output_dir}")
+        return 0
+    if args.dataset is None:
+        raise ConfigError(f"--dataset: required to train a tokenizer (--numbers {args.numbers}); or --numbers "
+                          "released for the released checkpoints' tokenizer")
     refuse_file_as_folder(args.output_dir)
-
-    tokenizer = build_tokenizer_from_dataset(
-        args.dataset, args.output_dir, args.split, args.column, args.vocab_size, args.max_texts, args.numbers
-    )
+    tokenizer = build_tokenizer_from_dataset(args.dataset, args.output_dir, args.split, args.column,
+                                             args.vocab_size or DEFAULT_VOCAB_SIZE, args.max_texts, args.numbers)
     print(f"tokenizer with {len(tokenizer)} tokens saved to {args.output_dir}")
     return 0
 

@@ -89,10 +89,16 @@ def load_stage_dataset(script_args):
 
 
 def tokenizer_from_args(script_args, model_args, training_args):
-    """The stage tokenizer: ``tokenizer_name_or_path``, else the model's own (same subfolder/revision)."""
-    from transformers import AutoTokenizer
+    """The stage tokenizer: ``tokenizer_name_or_path``, else the model's own (same subfolder/revision).
 
-    from interplay_hf.tokenizer import make_format_tags_decodable
+    A model trained from scratch needs the released special tokens at ids 0-9; a checkpoint whose stage recorded
+    its tokenizer (recipe.yaml) keeps that one, so a released-tokenizer model is never continued with ours."""
+    from interplay_hf.tokenizer import (
+        check_special_tokens,
+        check_trained_with,
+        load_saved_tokenizer,
+        make_format_tags_decodable,
+    )
 
     if script_args.tokenizer_name_or_path:
         source, kwargs = script_args.tokenizer_name_or_path, {}
@@ -101,7 +107,12 @@ def tokenizer_from_args(script_args, model_args, training_args):
         kwargs = {"revision": model_args.model_revision}
         if script_args.model_subfolder:
             kwargs["subfolder"] = script_args.model_subfolder
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=training_args.trust_remote_code, **kwargs)
+    tokenizer = load_saved_tokenizer(source, trust_remote_code=training_args.trust_remote_code, **kwargs)
+    check_special_tokens(tokenizer, str(Path(source) / kwargs.get("subfolder", "")),
+                         required=bool(script_args.model_preset))
+    if not script_args.model_preset:
+        check_trained_with(tokenizer, Path(model_args.model_name_or_path) / (script_args.model_subfolder or ""),
+                           "tokenizer_name_or_path" if script_args.tokenizer_name_or_path else "model_name_or_path")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return make_format_tags_decodable(tokenizer)
@@ -190,6 +201,7 @@ def world_size(training_args) -> int:
 
 def finish(trainer, train_result, script_args, training_args, model_args, comments: list[str]) -> None:
     """Metrics and state, the final model + tokenizer at the top of output_dir, and recipe.yaml."""
+    from interplay_hf.tokenizer import fingerprint_comment
     from interplay_hf.train.config import save_recipe
     from interplay_hf.versions import versions_comment
 
@@ -200,7 +212,7 @@ def finish(trainer, train_result, script_args, training_args, model_args, commen
     trainer.save_model(training_args.output_dir)
     if trainer.accelerator.is_main_process:
         save_recipe(os.path.join(training_args.output_dir, "recipe.yaml"), script_args, training_args, model_args,
-                    [*comments, versions_comment()])
+                    [*comments, fingerprint_comment(trainer.processing_class), versions_comment()])
         logger.info("Model, tokenizer and recipe.yaml saved to %s", training_args.output_dir)
     trainer.accelerator.wait_for_everyone()
 
