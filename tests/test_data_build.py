@@ -370,7 +370,7 @@ def test_token_shares_give_each_op_its_share_of_tokens_not_of_rows(tmp_path):
 
 
 def test_a_trained_tokenizer_measures_the_token_shares_of_a_split_sized_in_rows(tmp_path, tiny_tokenizer):
-    """The paper pipelines train the tokenizer on a sample first, then measure shares and budgets in its tokens."""
+    """The paper pipelines write their tokenizer first, then measure shares and budgets in its tokens."""
     tiny_tokenizer.save_pretrained(tmp_path / "tok")
     split = {"ops": {2: 0.5, 12: 0.5}, "contexts": "zoo", "columns": "pretrain", "shares": "tokens"}
     chars = build_datasets({"name": "c", "splits": {"train": {**split, "size": 300}}}, tmp_path / "c", verbose=False)

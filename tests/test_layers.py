@@ -36,7 +36,7 @@ TOP_LEVEL = {
     "guard": "base",
     "data": "data",
     "verify": "verify", "rewards": "verify", "metrics": "verify",
-    "tokenizer": "models", "models": "models", "decoding": "models",
+    "tokenizer": "models", "tokenizer_stats": "models", "models": "models", "decoding": "models",
     "train": "train",
     "evaluation": "evaluation",
     "hub": "hub",

@@ -29,6 +29,9 @@ def test_a_smoke_plan_keeps_the_stage_graph_and_runs_everything_small_on_the_cpu
     assert smoke.run_dir.name == f"{full.name}-smoke"
     assert [(s.name, s.type, s.inputs, s.recipe) for s in smoke.stages] == [
         (s.name, s.type, s.inputs, s.recipe) for s in full.stages]
+    for stage in [*full.stages, *smoke.stages]:  # the released checkpoints' tokenizer, trained nowhere
+        if stage.type == "tokenizer":
+            assert _flag(stage.command, "--numbers") == "released" and "--dataset" not in stage.command
     for stage in smoke.stages:
         if stage.type in ("sft", "grpo", "eval"):
             assert _flag(stage.command, "--config_file") == CPU_CONFIG, stage.name
@@ -42,7 +45,7 @@ def test_a_smoke_plan_keeps_the_stage_graph_and_runs_everything_small_on_the_cpu
             rows = {split["size"]["examples"] if isinstance(split["size"], dict) else split["size"]
                     for split in sizes["splits"].values() if split}
             assert rows == {TRAIN_ROWS}
-            for split in sizes["splits"].values():  # a trained tokenizer still measures the token shares
+            for split in sizes["splits"].values():  # the tokenizer stage still measures the token shares
                 if isinstance(split and split["size"], dict):
                     assert split["size"]["tokenizer"] == str(smoke.stage("tokenizer").output_dir)
                     assert split["size"]["tokens"] is None  # a kept null: deletes the recipe's key at run time

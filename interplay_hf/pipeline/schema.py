@@ -96,8 +96,9 @@ STAGE_TYPES: dict[str, StageType] = {
                       help="interplay-hf data build <recipe> --output-dir <stage>/dataset --overwrite: a saved "
                       "DatasetDict; ${stage} names <stage>/dataset",
                       output_subdir="dataset", fixed_flags=("--overwrite",)),
-    "tokenizer": StageType("interplay-hf", ("tokenizer",), "cli", "--output-dir", "none", ("dataset",),
-                           help="interplay-hf tokenizer --dataset <data stage> --output-dir <stage>"),
+    "tokenizer": StageType("interplay-hf", ("tokenizer",), "cli", "--output-dir", "none",
+                           help="interplay-hf tokenizer --numbers released --output-dir <stage> (the released "
+                           "checkpoints' tokenizer), or --dataset <data stage> to train one"),
     "sft": StageType("accelerate", ("interplay_hf.train.sft",), "trl", "--output_dir", "config",
                      help="accelerate launch -m interplay_hf.train.sft --config <recipe> --output_dir <stage>"),
     "grpo": StageType("accelerate", ("interplay_hf.train.grpo",), "trl", "--output_dir", "config",

@@ -74,7 +74,7 @@ def smoke_stage(body: dict, root: Path, budgeted: bool = False) -> dict:
         # Deep merge: the stage's own overrides (a null drops a split) stay; every remaining split shrinks.
         body["recipe_overrides"] = merge_recipe(body.get("recipe_overrides") or {}, _data_overrides(body, root),
                                                 keep_nulls=True)
-    elif kind == "tokenizer":
+    elif kind == "tokenizer" and args.get("numbers") != "released":  # the released one trains nothing
         body["args"] = {**args, **TOKENIZER_ARGS}
     elif kind in ("sft", "grpo"):
         fields = {**_recipe(body.get("recipe"), root), **args}

@@ -227,6 +227,17 @@ class SelectEdgeStage(Stage):
 
 
 @dataclass(frozen=True)
+class TokenizerStage(Stage):
+    """tokenizer: writes the released checkpoints' tokenizer (``numbers: released``) or trains one on ``dataset``."""
+
+    def check_args(self, args: dict[str, Any]) -> None:
+        super().check_args(args)
+        if args.get("numbers") != "released" and args.get("dataset") is None:
+            raise ConfigError(f"{self.where}.args.dataset: required for a tokenizer stage that trains one; or "
+                              "numbers: released (the released checkpoints' tokenizer, nothing trained)")
+
+
+@dataclass(frozen=True)
 class ReportStage(Stage):
     """report: labels its runs by eval variant (``${eval}`` fan-out) or stage name unless ``labels`` is given."""
 
@@ -269,7 +280,7 @@ class ShellStage(Stage):
 
 # Stage type -> its kind. A new type with a new kind: one class above (fields, checks, render) and one entry here.
 STAGE_KINDS: dict[str, type[Stage]] = {
-    "data": RecipeStage, "tokenizer": Stage, "sft": TrainStage, "grpo": TrainStage, "eval": AccelerateStage,
+    "data": RecipeStage, "tokenizer": TokenizerStage, "sft": TrainStage, "grpo": TrainStage, "eval": AccelerateStage,
     "select_edge": SelectEdgeStage, "report": ReportStage, "push": Stage, "shell": ShellStage,
 }
 assert set(STAGE_KINDS) == set(STAGE_TYPES), "every stage type of schema.STAGE_TYPES has a kind"

@@ -47,6 +47,19 @@ def register(subparsers) -> None:
     tok.add_argument("--output-dir", required=True, help="where to save the tokenizer")
     tok.set_defaults(func=run_tokenizer)
 
+    stats = subparsers.add_parser(
+        "tokenizer-stats",
+        help="tokens per problem by op for each tokenizer mode, and the problems each paper budget buys",
+        description="Generates a fixed sample of problems (ops 2-20, zoo/teacher/movie in turn), tokenizes it with "
+        "the released tokenizer and with groups / digits tokenizers trained on the sample's text, and prints the "
+        "markdown tables of docs/tokenization.md.",
+    )
+    stats.add_argument("--problems", type=int, default=2000, help="problems in the sample (default: 2000)")
+    stats.add_argument("--seed", type=int, default=0, help="sample seed (default: 0)")
+    stats.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE,
+                       help=f"vocabulary of the trained modes (default: {DEFAULT_VOCAB_SIZE})")
+    stats.set_defaults(func=run_tokenizer_stats)
+
     train = subparsers.add_parser(
         "train",
         help="run a training stage (sft | grpo) via accelerate launch",
@@ -103,6 +116,15 @@ def run_tokenizer(args) -> int:
     tokenizer = build_tokenizer_from_dataset(args.dataset, args.output_dir, args.split, args.column,
                                              args.vocab_size or DEFAULT_VOCAB_SIZE, args.max_texts, args.numbers)
     print(f"tokenizer with {len(tokenizer)} tokens saved to {args.output_dir}")
+    return 0
+
+
+def run_tokenizer_stats(args) -> int:
+    from interplay_hf.tokenizer_stats import OPS, measure, render, sample_problems
+
+    if args.problems < len(OPS):
+        raise ConfigError(f"--problems: at least {len(OPS)} (one per op 2-20), got {args.problems}")
+    print(render(measure(sample_problems(args.problems, args.seed), args.vocab_size), args.problems, args.seed), end="")
     return 0
 
 
