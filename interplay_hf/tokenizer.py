@@ -4,8 +4,8 @@
 ``interplay_hf/tokenizers/released/`` (MIT, see the LICENSE there) and loaded as is: nothing is trained, so its
 ids equal the official file's on any text. Its pre-tokenizer regex is stored with doubled backslashes, so the
 number and letter classes never match: numbers fall through to GPT-2's `` ?\p{N}+`` (whole numbers with their
-leading space, 1,462 of its 2,201 entries) and a word is cut at every ``s``, ``p``, ``L`` or ``N``; problems come out
-about 1.65x longer than with ours (docs/tokenization.md).
+leading space, most of its entries) and a word is cut at every ``s``, ``p``, ``L`` or ``N``, so problems come out
+longer than with ours (docs/tokenization.md §2-3 has the counts).
 
 ``groups`` / ``digits`` (CPU recipes, new studies): a BPE trained on the study's text with the same special
 tokens, ids and vocabulary size, numbers pre-tokenized as the official ``scripts/build_tokenizer.py`` intends
