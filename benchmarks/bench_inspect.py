@@ -147,7 +147,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.problems, args.n = 20, 16
-    from interplay_hf.evaluation.inspector import write_inspector
+    from interplay_hf.evaluation.inspector import decode_payload, write_inspector
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     with tempfile.TemporaryDirectory(prefix="bench-inspect-") as tmp:
@@ -161,7 +161,9 @@ def main() -> int:
             cpu = time.process_time()
             write_inspector([folder], page, ["bench"], max_samples=cap)
             cpu = time.process_time() - cpu
-            line = f"{name:>13}: page {page.stat().st_size / 1e6:.2f} MB, built in {cpu:.1f} s CPU"
+            payload = json.dumps(decode_payload(page.read_text(encoding="utf-8")), ensure_ascii=False, separators=(",", ":"))
+            line = (f"{name:>13}: page {page.stat().st_size / 1e6:.2f} MB (JSON {len(payload.encode()) / 1e6:.1f} MB), "
+                    f"built in {cpu:.1f} s CPU")
             if chromium:
                 ready, filtered = time_in_browser(chromium, page)
                 line += f"; headless Chromium: ready {ready:.2f} s after navigation, a filter applied in {filtered:.3f} s"

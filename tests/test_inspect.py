@@ -134,6 +134,10 @@ def test_step_verdicts_mark_each_kind_of_step():
         assert_agrees_with_verify(text, problem.solution)
 
 
+def step_text(report, step) -> str:
+    return report.text[step.start : step.end]
+
+
 def test_offsets_index_the_text_with_its_tags_and_javascript_offsets_count_utf16():
     from interplay_hf.evaluation.inspector.data import sample_view
 
@@ -143,10 +147,11 @@ def test_offsets_index_the_text_with_its_tags_and_javascript_offsets_count_utf16
     report = step_verdicts(text, problem.solution)
     assert [text[s.start : s.end] for s in report.steps] == [
         s_text for s_text in re.findall(r"Define .*?(?= Define|\s*</solution>)", gold)]
-    view, changed = sample_view(problem, {"sample": 0, "completion": text, "verdict": report.result.to_dict()}, {})
+    view, changed = sample_view(problem, {"sample": 0, "completion": text, "verdict": report.result.to_dict()}, [])
     units = text.encode("utf-16-le")
-    for step in view["steps"]:  # what JavaScript's slice(start, end) shows
-        assert units[2 * step["start"] : 2 * step["end"]].decode("utf-16-le").startswith("Define " + step["name"])
+    for (start, end, marks, node, *_), step in zip(view["steps"], report.steps, strict=True):
+        assert units[2 * start : 2 * end].decode("utf-16-le") == step_text(report, step)  # JavaScript's slice(start, end)
+        assert marks == "verified" and node == [g.name for g in report.gold_steps].index(step.name)
     assert not changed
 
 
@@ -172,12 +177,15 @@ def test_payload_copies_the_overview_and_marks_every_shown_sample(two_runs):
         for sample in shown["samples"]:
             row = next(r for r in samples if r["index"] == record["index"] and r["sample"] == sample["sample"])
             gold = {"solution": [folders[0].gold[record["id"]].solution], "answer": [record["answer"]]}
-            assert sample["rewards"] == {name: round(fn([row["completion"]], **gold)[0], 4)
-                                         for name, fn in REWARD_FUNCS.items()}
+            assert sample["rewards"] == [round(fn([row["completion"]], **gold)[0], 4) for fn in REWARD_FUNCS.values()]
             assert sample["status"] == ("verified" if row["verdict"]["process_verified"] else
                                         "right_unverified" if row["verdict"]["outcome"] else "wrong")
-    marks = {m for p in run["problems"] for s in p["samples"] for st in s["steps"] for m in st["marks"]}
+    marks = {m for p in run["problems"] for s in p["samples"] for st in s["steps"] for m in st[2].split()}
     assert {"verified", "wrong_dependency", "extra"} <= marks
+    assert payload["rewards"] == list(REWARD_FUNCS)
+    problem = payload["problems"][results["problems"][0]["id"]]  # the gold steps, each at its place in the solution
+    assert [problem["solution"][s:e] for s, e, _ in problem["steps"]] == re.findall(r"Define .*?\.(?= Define| Answer)",
+                                                                                   problem["solution"])
     everything = build_payload(folders[:1], ["base"], max_samples=None)["runs"][0]
     assert everything["samples_shown"] == everything["samples_saved"] == 57 * 7
     assert "one run" in build_payload(folders[:1], ["base"])["compare_note"]

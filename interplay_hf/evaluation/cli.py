@@ -163,7 +163,9 @@ def run_inspect(args: argparse.Namespace) -> int:
 
     labels = args.labels.split(",") if args.labels else None
     page = write_inspector(args.eval_dirs, args.output, labels, None if args.all_samples else args.max_samples)
-    print(f"inspected {len(args.eval_dirs)} run(s) -> {page} ({page.stat().st_size / 1e6:.1f} MB; open it in a browser)")
+    size = page.stat().st_size
+    size_text = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+    print(f"inspected {len(args.eval_dirs)} run(s) -> {page} ({size_text}; open it in a browser)")
     return 0
 
 

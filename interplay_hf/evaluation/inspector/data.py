@@ -190,22 +190,37 @@ def _reward_names() -> list[str]:
     return list(REWARD_FUNCS)
 
 
-def rewards_of(problem: EvalProblem, completions: Sequence[str]) -> dict[str, list[float]]:
-    """Each reward function's value for each completion (defaults: mixed α = 0.2, gated), called as TRL calls them."""
+def rewards_of(problem: EvalProblem, completions: Sequence[str]) -> list[list[float]]:
+    """Per completion, each reward function's value (in :data:`REWARD_FUNCS` order; defaults: mixed α = 0.2,
+    gated), the functions called as TRL calls them."""
     from interplay_hf.rewards import REWARD_FUNCS
 
     m = len(completions)
     columns = {"solution": [problem.solution] * m, "answer": [problem.answer] * m, "gold_graph": [problem.gold_graph] * m}
-    return {name: [round(v, 4) for v in fn(list(completions), **columns)] for name, fn in REWARD_FUNCS.items()}
+    per_function = [[round(v, 4) for v in fn(list(completions), **columns)] for fn in REWARD_FUNCS.values()]
+    return [list(values) for values in zip(*per_function)]
 
 
-def sample_view(problem: EvalProblem, row: dict, rewards: dict[str, float]) -> tuple[dict, bool]:
-    """One sample as the page shows it, and whether re-verifying it changed samples.jsonl's verdict."""
+def sample_view(problem: EvalProblem, row: dict, rewards: list[float]) -> tuple[dict, bool]:
+    """One sample as the page shows it, and whether re-verifying it changed samples.jsonl's verdict.
+
+    A step is ``[start, end, marks, gold node, value, dependencies(, name)]``: JavaScript offsets into ``text``, its
+    marks joined by spaces, the index of its name among the gold nodes (:func:`gold_view`; -1 when extra, and then
+    its name comes last), and its dependencies as gold node indices (a name that is not a gold node as itself).
+    ``missing`` holds gold node indices, ``rewards`` one value per name of the payload's ``rewards``. Indices rather
+    than names keep a 25,600-sample page small (docs/inspector.md)."""
     from interplay_hf.verify import step_verdicts
 
     report = step_verdicts(row["completion"], problem.solution, problem.gold_graph, problem.answer)
     result, text = report.result, report.text
     js = _utf16(text)
+    node = {g.name: i for i, g in enumerate(report.gold_steps)}
+
+    def step(s) -> list:
+        out = [js(s.start), js(s.end), " ".join(s.marks), node.get(s.name, -1), _num(s.value),
+               [node.get(d, d) for d in s.dependencies]]
+        return out if s.name in node else [*out, s.name]
+
     errors = list(result.errors) + (["unsupported_answer"] if unsupported_answer(text) else [])
     errors += ["shortcut"] if set(errors) & set(SHORTCUT_ERRORS) else []  # as results.json counts it
     view = {
@@ -217,11 +232,8 @@ def sample_view(problem: EvalProblem, row: dict, rewards: dict[str, float]) -> t
         "answer": result.pred_answer,
         "answer_mismatch": result.answer_mismatch,
         "process_score": round(result.process_score, 4),
-        "steps": [{"start": js(s.start), "end": js(s.end), "marks": list(s.marks), "name": s.name,
-                   "value": _num(s.value), "deps": list(s.dependencies),
-                   "gold_value": _num(s.gold.value) if s.gold else None,
-                   "gold_deps": list(s.gold.dependencies) if s.gold else None} for s in report.steps],
-        "missing": [g.name for g in report.missing],
+        "steps": [step(s) for s in report.steps],
+        "missing": [node[g.name] for g in report.missing],
         "rewards": rewards,
     }
     stored = row["verdict"]
@@ -231,16 +243,19 @@ def sample_view(problem: EvalProblem, row: dict, rewards: dict[str, float]) -> t
 
 
 def gold_view(problem: EvalProblem) -> dict:
-    """The problem as the page shows it: the prompt, the answer and the gold solution as marked steps."""
+    """The problem as the page shows it: the prompt, the answer, the gold graph's ``nodes`` (name, value,
+    dependencies, in gold order: what sample steps point to) and the solution text with its steps as
+    ``[start, end, node]``."""
     from interplay_hf.verify import step_verdicts
 
     solution = problem.solution or ""
     report = step_verdicts(solution, problem.solution, problem.gold_graph, problem.answer, max_chars=None)
     js = _utf16(solution)
+    node = {g.name: i for i, g in enumerate(report.gold_steps)}
     return {"op": problem.op, "context": problem.context, "question": prompt_text(problem.prompt),
             "answer": problem.answer, "solution": solution,
-            "steps": [{"start": js(s.start), "end": js(s.end), "name": s.name, "value": _num(s.value),
-                       "deps": list(s.dependencies)} for s in report.steps]}
+            "nodes": [[g.name, _num(g.value), list(g.dependencies)] for g in report.gold_steps],
+            "steps": [[js(s.start), js(s.end), node.get(s.name, -1)] for s in report.steps]}
 
 
 def _overview(results: Results) -> dict:
@@ -266,10 +281,10 @@ def run_payload(folder: EvalFolder, label: str, max_samples: int | None) -> dict
                 status[sample_status(row["verdict"])] += 1
         kept = [r for r in rows if r["sample"] == "greedy" or max_samples is None or r["sample"] < max_samples]
         gold = folder.gold[record["id"]]
-        rewards = rewards_of(gold, [r["completion"] for r in kept]) if kept else {}
+        rewards = rewards_of(gold, [r["completion"] for r in kept]) if kept else []
         views = []
-        for i, row in enumerate(kept):
-            view, differs = sample_view(gold, row, {name: values[i] for name, values in rewards.items()})
+        for row, values in zip(kept, rewards):
+            view, differs = sample_view(gold, row, values)
             views.append(view)
             changed += differs
         shown += len(views)
