@@ -160,8 +160,8 @@ def test_offsets_index_the_text_with_its_tags_and_javascript_offsets_count_utf16
 
 def test_payload_copies_the_overview_and_marks_every_shown_sample(two_runs):
     base, rl = two_runs
-    folders = [load_eval_folder(base), load_eval_folder(rl)]
-    payload = build_payload(folders, ["base", "rl"], max_samples=2)
+    folders = [load_eval_folder(base, max_samples=2), load_eval_folder(rl, max_samples=2)]
+    payload = build_payload(folders, ["base", "rl"])
     results = json.loads((base / "results.json").read_text())
     run = payload["runs"][0]
     assert run["overview"]["per_op"]["4"]["process_pass@k"] == results["summary"]["per_op"]["4"]["process_pass@k"]
@@ -186,14 +186,14 @@ def test_payload_copies_the_overview_and_marks_every_shown_sample(two_runs):
     problem = payload["problems"][results["problems"][0]["id"]]  # the gold steps, each at its place in the solution
     assert [problem["solution"][s:e] for s, e, _ in problem["steps"]] == re.findall(r"Define .*?\.(?= Define| Answer)",
                                                                                    problem["solution"])
-    everything = build_payload(folders[:1], ["base"], max_samples=None)["runs"][0]
+    everything = build_payload([load_eval_folder(base, max_samples=None)], ["base"])["runs"][0]
     assert everything["samples_shown"] == everything["samples_saved"] == 57 * 7
     assert "one run" in build_payload(folders[:1], ["base"])["compare_note"]
 
 
 def test_runs_on_other_problems_turn_the_compare_view_off(two_runs, tmp_path):
     other = write_eval_folder(tmp_path / "other", official_problems()[:20])
-    payload = build_payload([load_eval_folder(two_runs[0]), load_eval_folder(other)], ["base", "other"], 1)
+    payload = build_payload([load_eval_folder(two_runs[0], 1), load_eval_folder(other, 1)], ["base", "other"])
     assert payload["compare_note"].startswith("compare is off: base and other were evaluated on different problems")
 
 

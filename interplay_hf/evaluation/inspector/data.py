@@ -11,8 +11,8 @@ problem its counts, and its first ``max_samples`` samples re-verified step by st
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,23 @@ class EvalFolder:
 
     path: Path
     results: Results
-    samples: dict[int, list[dict]]  # problem index -> its samples.jsonl rows, sample order, greedy last
+    samples: SampleTally
     gold: dict[str, EvalProblem]  # problem id -> prompt and gold
+
+
+@dataclass
+class SampleTally:
+    """samples.jsonl read once, in one pass: per problem the rows the page embeds (sample order, greedy last) and,
+    over all its saved samples, how many there are per status. Only embedded rows are kept, so a paper-scale
+    samples.jsonl (1.5M rows) never sits in memory."""
+
+    max_samples: int | None  # rows kept per problem: samples 0..max_samples-1 and the greedy decode (None: all)
+    kept: dict[int, list[dict]] = field(default_factory=dict)  # problem index -> rows
+    status: dict[int, dict[str, int]] = field(default_factory=dict)  # problem index -> status -> samples
+    outcome: dict[int, int] = field(default_factory=dict)  # problem index -> samples with a right answer
+
+    def saved(self, index: int) -> int:
+        return sum(self.status.get(index, {}).values())
 
 
 def problem_row(problem: EvalProblem) -> dict:
@@ -54,8 +69,8 @@ def problem_row(problem: EvalProblem) -> dict:
     return row
 
 
-def _read_lines(path: Path) -> list[dict]:
-    rows = []
+def _read_lines(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSONL file, read lazily; a bad line is refused by number."""
     with open(path, encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):
             if not line.strip():
@@ -66,12 +81,15 @@ def _read_lines(path: Path) -> list[dict]:
                 raise ConfigError(f"{path}: line {line_no} is not JSON ({err}); re-run the evaluation that wrote it") from None
             if not isinstance(row, dict):
                 raise ConfigError(f"{path}: line {line_no} is not a JSON object; re-run the evaluation that wrote it")
-            rows.append(row)
-    return rows
+            yield line_no, row
 
 
-def read_samples(folder: Path, results: Results) -> dict[int, list[dict]]:
-    """samples.jsonl by problem index, refused (naming the file) when it is missing or belongs to another run."""
+def read_samples(folder: Path, results: Results, max_samples: int | None = DEFAULT_MAX_SAMPLES) -> SampleTally:
+    """samples.jsonl in one pass (:class:`SampleTally`), refused (naming the file) when it is missing or belongs to
+    another run: a problem or a sample index that results.json does not have, or, for a problem whose every sample
+    is saved, verdicts that do not give results.json's counts."""
+    if max_samples is not None and max_samples < 0:
+        raise ConfigError(f"--max-samples must be ≥ 0, got {max_samples}")
     path = folder / SAMPLES_FILE
     if not path.is_file():
         raise ConfigError(f"{path}: missing; the inspector reads the completions there (re-run `interplay-hf eval` "
@@ -79,30 +97,35 @@ def read_samples(folder: Path, results: Results) -> dict[int, list[dict]]:
     by_index = {r["index"]: r for r in results["problems"]}
     other = (f"{path}: its samples belong to another run than {folder / 'results.json'}; re-run the evaluation "
              "or keep each samples.jsonl beside its own results.json")
-    grouped: dict[int, list[dict]] = {}
-    for line_no, row in enumerate(_read_lines(path), 1):
+    tally = SampleTally(max_samples)
+    for line_no, row in _read_lines(path):
         record = by_index.get(row.get("index"))
         if record is None or (record["id"], record["op"], record["context"]) != (row.get("id"), row.get("op"),
                                                                               row.get("context")):
-            raise ConfigError(f"{other} (row {line_no}: problem {row.get('id')!r} is not problem {row.get('index')} "
+            raise ConfigError(f"{other} (line {line_no}: problem {row.get('id')!r} is not problem {row.get('index')} "
                               "of results.json)")
         j = row.get("sample")
         if not (j == "greedy" or (isinstance(j, int) and 0 <= j < record["n"])):
-            raise ConfigError(f"{other} (row {line_no}: sample {j!r}, while results.json has n = {record['n']})")
+            raise ConfigError(f"{other} (line {line_no}: sample {j!r}, while results.json has n = {record['n']})")
         if not isinstance(row.get("completion"), str) or not isinstance(row.get("verdict"), dict):
-            raise ConfigError(f"{path}: row {line_no} has no completion/verdict; re-run the evaluation that wrote it")
-        grouped.setdefault(row["index"], []).append(row)
-    for index, rows in grouped.items():
-        drawn = [r for r in rows if r["sample"] != "greedy"]
+            raise ConfigError(f"{path}: line {line_no} has no completion/verdict; re-run the evaluation that wrote it")
+        index = row["index"]
+        if j != "greedy":
+            status = tally.status.setdefault(index, dict.fromkeys(STATUSES, 0))
+            status[sample_status(row["verdict"])] += 1
+            tally.outcome[index] = tally.outcome.get(index, 0) + bool(row["verdict"].get("outcome"))
+        if j == "greedy" or max_samples is None or j < max_samples:
+            tally.kept.setdefault(index, []).append(row)
+    for index, status in tally.status.items():
         record = by_index[index]
-        if len(drawn) == record["n"]:  # every sample is here: its verdicts must give the counts of results.json
-            verified = sum(bool(r["verdict"].get("process_verified")) for r in drawn)
-            right = sum(bool(r["verdict"].get("outcome")) for r in drawn)
-            if (verified, right) != (record["process_correct"], record["outcome_correct"]):
-                raise ConfigError(f"{other} (problem {record['id']}: {verified} verified and {right} right answers "
-                                  f"here, {record['process_correct']} and {record['outcome_correct']} in results.json)")
+        verified, right = status["verified"], tally.outcome[index]
+        if tally.saved(index) == record["n"] and (verified, right) != (record["process_correct"],
+                                                                       record["outcome_correct"]):
+            raise ConfigError(f"{other} (problem {record['id']}: {verified} verified and {right} right answers "
+                              f"here, {record['process_correct']} and {record['outcome_correct']} in results.json)")
+    for rows in tally.kept.values():
         rows.sort(key=lambda r: (r["sample"] == "greedy", r["sample"] if r["sample"] != "greedy" else 0))
-    return grouped
+    return tally
 
 
 def _problems_from_rows(rows: list[dict]) -> dict[str, EvalProblem]:
@@ -119,7 +142,7 @@ def read_gold(folder: Path, results: Results) -> dict[str, EvalProblem]:
     wanted = {r["id"] for r in results["problems"]}
     if path.is_file():
         try:
-            gold = _problems_from_rows(_read_lines(path))
+            gold = _problems_from_rows([row for _, row in _read_lines(path)])
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"{path}: not a problems.jsonl of `interplay-hf eval` ({err!r}); re-run the evaluation") from None
         if not wanted <= gold.keys():
@@ -139,12 +162,13 @@ def read_gold(folder: Path, results: Results) -> dict[str, EvalProblem]:
     return gold
 
 
-def load_eval_folder(path: str | Path) -> EvalFolder:
+def load_eval_folder(path: str | Path, max_samples: int | None = DEFAULT_MAX_SAMPLES) -> EvalFolder:
+    """An eval folder, keeping the first ``max_samples`` samples per problem and the greedy decode (None: all)."""
     folder = Path(path)
     if not folder.is_dir():
         raise ConfigError(f"{folder}: not an eval folder (give the --output-dir of `interplay-hf eval`)")
     results = load_results(folder)
-    return EvalFolder(folder, results, read_samples(folder, results), read_gold(folder, results))
+    return EvalFolder(folder, results, read_samples(folder, results, max_samples), read_gold(folder, results))
 
 
 def display_path(value: str | None) -> str | None:
@@ -268,18 +292,14 @@ def _overview(results: Results) -> dict:
                for group in ("per_regime", "per_op", "per_context")}}
 
 
-def run_payload(folder: EvalFolder, label: str, max_samples: int | None) -> dict:
+def run_payload(folder: EvalFolder, label: str) -> dict:
     """One run: its settings, the overview of results.json, and per problem its counts and first samples."""
-    results = folder.results
+    results, tally = folder.results, folder.samples
     problems, shown, changed, saved = [], 0, 0, 0
     for record in results["problems"]:
-        rows = folder.samples.get(record["index"], [])
-        saved += len(rows)
-        status = dict.fromkeys(STATUSES, 0)
-        for row in rows:
-            if row["sample"] != "greedy":
-                status[sample_status(row["verdict"])] += 1
-        kept = [r for r in rows if r["sample"] == "greedy" or max_samples is None or r["sample"] < max_samples]
+        index = record["index"]
+        kept = tally.kept.get(index, [])
+        saved += tally.saved(index) + sum(r["sample"] == "greedy" for r in kept)
         gold = folder.gold[record["id"]]
         rewards = rewards_of(gold, [r["completion"] for r in kept]) if kept else []
         views = []
@@ -293,7 +313,8 @@ def run_payload(folder: EvalFolder, label: str, max_samples: int | None) -> dict
             "n": record["n"], "process_correct": record["process_correct"],
             "outcome_correct": record["outcome_correct"],
             "errors": {**{e: record["error_counts"].get(e, 0) for e in ERROR_TYPES}, "truncated": record["truncated"]},
-            "status": status, "saved": sum(1 for r in rows if r["sample"] != "greedy"), "samples": views,
+            "status": tally.status.get(index, dict.fromkeys(STATUSES, 0)), "saved": tally.saved(index),
+            "samples": views,
         })
     s = results["sampling"]
     return {
@@ -305,7 +326,7 @@ def run_payload(folder: EvalFolder, label: str, max_samples: int | None) -> dict
         "table_ks": table_ks(results["k"]),
         "sampling": {key: s.get(key) for key in ("temperature", "top_p", "max_new_tokens", "seed", "backend")},
         "regimes": results["regimes"],
-        "max_samples": max_samples,
+        "max_samples": tally.max_samples,
         "samples_saved": saved,
         "samples_shown": shown,
         "verdicts_changed": changed,
@@ -328,15 +349,12 @@ def compare_note(folders: Sequence[EvalFolder], labels: Sequence[str]) -> str | 
     return None
 
 
-def build_payload(folders: Sequence[EvalFolder], labels: Sequence[str],
-                  max_samples: int | None = DEFAULT_MAX_SAMPLES) -> dict:
-    """Everything the page shows, for runs ``folders`` named ``labels`` (``max_samples`` None: every sample)."""
+def build_payload(folders: Sequence[EvalFolder], labels: Sequence[str]) -> dict:
+    """Everything the page shows, for runs ``folders`` (loaded with their sample cap) named ``labels``."""
     if len(labels) != len(folders):
         raise ConfigError(f"--labels has {len(labels)} names for {len(folders)} eval folders; give one per folder")
     if len(set(labels)) != len(labels):
         raise ConfigError(f"--labels must be distinct, got {list(labels)}")
-    if max_samples is not None and max_samples < 0:
-        raise ConfigError(f"--max-samples must be ≥ 0, got {max_samples}")
     gold: dict[str, dict] = {}
     for folder in folders:
         for record in folder.results["problems"]:
@@ -344,7 +362,7 @@ def build_payload(folders: Sequence[EvalFolder], labels: Sequence[str],
                 gold[record["id"]] = gold_view(folder.gold[record["id"]])
     return {
         "version": PAYLOAD_VERSION,
-        "runs": [run_payload(f, label, max_samples) for f, label in zip(folders, labels)],
+        "runs": [run_payload(f, label) for f, label in zip(folders, labels)],
         "problems": gold,
         "compare_note": compare_note(folders, labels),
         "statuses": list(STATUSES),

@@ -55,9 +55,9 @@ def write_inspector(eval_dirs: Sequence[str | Path], output: str | Path, labels:
     output = Path(output)
     if output.is_dir():
         raise ConfigError(f"--output {output}: a folder; give the page's file name, e.g. {output / PAGE_FILE}")
-    folders = [load_eval_folder(d) for d in eval_dirs]
+    folders = [load_eval_folder(d, max_samples) for d in eval_dirs]
     if labels is None:
         labels = [Path(d).resolve().name or str(d) for d in eval_dirs]
-    payload = build_payload(folders, list(labels), max_samples)
+    payload = build_payload(folders, list(labels))
     output.parent.mkdir(parents=True, exist_ok=True)
     return write_text(output, render_page(payload))
