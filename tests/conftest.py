@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,6 +24,34 @@ os.environ["INTERPLAY_HF_CACHE"] = tempfile.mkdtemp(prefix="interplay-hf-cache-"
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO_ROOT = Path(__file__).parent.parent
+
+
+# --- the real command line, as a user runs it (a subprocess per call) ---------------------------------------------
+
+
+def cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``interplay-hf ARGS`` in a subprocess; generous timeout (the machine may be loaded), pipes drained."""
+    full_env = {k: v for k, v in os.environ.items() if k != "INTERPLAY_DEBUG"}
+    full_env.update({"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO_ROOT), **(env or {})})
+    return subprocess.run([sys.executable, "-m", "interplay_hf.cli", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *needles: str) -> str:
+    """The documented exit code, one line on stderr holding every needle, no traceback."""
+    err = result.stderr.strip()
+    assert result.returncode == code, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(err.splitlines()) == 1, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file under ``root`` with its SHA-256 and mtime: 'nothing touched' is equality of two snapshots."""
+    return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -16,34 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT, assert_one_line_error, cli, snapshot
 
 from interplay_hf.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "hf_" + "Secret" * 5  # looks like a Hub token; must never be printed
-
-
-def cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if k != "INTERPLAY_DEBUG"}
-    full_env.update({"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO_ROOT), **(env or {})})
-    return subprocess.run([sys.executable, "-m", "interplay_hf.cli", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *needles: str) -> str:
-    err = result.stderr.strip()
-    assert result.returncode == code, (result.returncode, result.stderr[-2000:])
-    assert "Traceback" not in result.stderr + result.stdout
-    assert len(err.splitlines()) == 1, err
-    for needle in needles:
-        assert needle in err, err
-    return err
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    """Every file under ``root`` with its size and mtime: 'nothing touched' is equality of two snapshots."""
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))
-            if p.is_file()}
 
 
 # --- data: --overwrite never deletes what we did not write ------------------------------------------
@@ -58,7 +35,7 @@ def test_overwrite_refuses_a_folder_of_user_files_and_a_regular_file(tmp_path):
     assert_one_line_error(cli("data", "build", recipe, "--output-dir", "mine", "--overwrite", cwd=tmp_path), 2,
                           "'mine'", "not a dataset built by interplay-hf")
     assert_one_line_error(cli("data", "build", recipe, "--output-dir", "notes.txt", "--overwrite", cwd=tmp_path), 2,
-                          "'notes.txt'", "is a file")
+                          "notes.txt", "is a file")
     assert_one_line_error(cli("data", "build", recipe, "--output-dir", "notes.txt/sub", cwd=tmp_path), 1,
                           "notes.txt", "not a folder")
     assert snapshot(tmp_path) == before
@@ -93,10 +70,13 @@ def _first_line_then(signal_or_close: str) -> tuple[int, str]:
     assert json.loads(proc.stdout.readline())["op"] == 20
     if signal_or_close == "close":
         proc.stdout.close()  # what `| head -1` does
-    else:
-        proc.send_signal(getattr(signal, signal_or_close))
-    code = proc.wait(timeout=60)
-    return code, proc.stderr.read().decode()
+        err = proc.stderr.read()
+        return proc.wait(timeout=300), err.decode()
+    proc.send_signal(getattr(signal, signal_or_close))
+    # Drain stdout to its end: a child stopped by the signal still flushes its buffered rows on exit, and would
+    # block forever on a full pipe nobody reads (the test then timed out under load).
+    _, err = proc.communicate(timeout=300)
+    return proc.returncode, err.decode()
 
 
 def test_ctrl_c_sigterm_and_a_closed_pipe():

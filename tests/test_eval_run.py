@@ -305,6 +305,8 @@ def test_bad_input_is_a_config_error_before_sampling(tiny_model_dir, tmp_path, m
     no_tok.mkdir()
     shutil.copy(tiny_model_dir / "config.json", no_tok / "config.json")
     with pytest.raises(ConfigError, match="no tokenizer files"):
+        evaluate(cfg_for(no_tok, tmp_path / "out"))
+    with pytest.raises(ConfigError, match="--output-dir .*: holds the input --model"):  # never written into
         evaluate(cfg_for(no_tok, tmp_path))
     with pytest.raises(ConfigError, match="--subfolder"):
         evaluate(cfg_for(tiny_model_dir, tmp_path, subfolder="nope/base"))

@@ -15,6 +15,7 @@ training pool), when it occurs earlier in its own split (in row order, across sh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -37,6 +38,7 @@ from interplay_hf.data.saved import load_built
 from interplay_hf.data.text import make_prompt
 from interplay_hf.data.token_shares import row_share_mixture, token_counter
 from interplay_hf.errors import ConfigError
+from interplay_hf.guard.outputs import check_apart, check_folder, output_lock, rename_noreplace, staging_dir
 
 BLOCK = 1000  # rows per generation task == Arrow writer batch (keeps record batches aligned)
 RECIPE_FILE = "recipe.yaml"
@@ -252,27 +254,44 @@ def build_datasets(
     overwrite: bool = False,
     save: bool = True,
     verbose: bool = True,
+    recipe_path: str | os.PathLike | None = None,
 ):
     """Generate every split of ``recipe`` and return a ``DatasetDict`` (saved to disk unless ``save=False``).
 
     With ``num_shards > 1`` only the rows of shard ``shard_index`` are built (contiguous blocks of
     each split) and saved under ``<output_dir>/shard-KKKKK-of-NNNNN``; :func:`load_built` joins them.
+    The output folder is locked while building, never one of the inputs (``recipe_path``, ``dedup_against``, a
+    size tokenizer) and checked again when the finished build is moved in (:mod:`interplay_hf.guard.outputs`).
     """
+    recipe_path = recipe_path if isinstance(recipe, (DataRecipe, dict)) else recipe
     recipe = _as_recipe(recipe)
     num_proc = recipe.num_proc if num_proc is None else num_proc
     _check_build_args(num_proc, num_shards, shard_index)
-    target = None
-    if save:
-        target = built_dataset_dir(recipe, output_dir, num_shards, shard_index)
-        check_replaceable(target, overwrite)
-        target.parent.mkdir(parents=True, exist_ok=True)
+    if not save:
+        return _build(recipe, None, num_proc, num_shards, shard_index, overwrite, verbose)
+    target = built_dataset_dir(recipe, output_dir, num_shards, shard_index)
+    inputs = [("recipe", recipe_path), *(("dedup_against", d) for d in recipe.dedup_against),
+              *(("size.tokenizer", sp.size.tokenizer) for sp in recipe.splits if sp.size.tokenizer)]
+    check_folder(target, "output_dir")
+    check_apart(target, inputs, "output_dir")
+    check_replaceable(target, overwrite)
+    with output_lock(target, "output_dir"):
+        check_replaceable(target, overwrite)  # again, under the lock: a build that held it may just have ended
+        return _build(recipe, target, num_proc, num_shards, shard_index, overwrite, verbose)
+
+
+def _build(recipe: DataRecipe, target: Path | None, num_proc: int, num_shards: int, shard_index: int,
+           overwrite: bool, verbose: bool):
+    existed = target is not None and (target.exists() or target.is_symlink())
     exclude_base = _hashes_of_datasets(recipe.dedup_against)  # before any generation: fail fast
 
     import datasets
     from datasets import DatasetDict
 
     row_recipe = _rows_recipe(recipe)
-    tmp_root = Path(tempfile.mkdtemp(prefix=f".tmp-{recipe.name}-", dir=target.parent if target else None))
+    staging = contextlib.ExitStack()  # closed in the `finally` below: the staging folder goes, whatever happens
+    tmp_root = Path(staging.enter_context(staging_dir(target.parent, recipe.name)) if target is not None
+                    else staging.enter_context(tempfile.TemporaryDirectory(prefix=f".tmp-{recipe.name}-")))
     started = time.time()
     report = _report_header(recipe, row_recipe, num_shards, shard_index)
     try:
@@ -287,13 +306,13 @@ def build_datasets(
         if target is None:
             result = DatasetDict({k: v.flatten_indices(keep_in_memory=True) for k, v in built.items()})
         else:
-            staging = tmp_root / "dataset"
-            DatasetDict(built).save_to_disk(str(staging))
-            (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-            _write_recipe(recipe, staging / RECIPE_FILE)
-            _replace_dir(staging, target)
+            staged = tmp_root / "dataset"
+            DatasetDict(built).save_to_disk(str(staged))
+            (staged / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+            _write_recipe(recipe, staged / RECIPE_FILE)
+            _replace_dir(staged, target, existed, overwrite)
     finally:
-        shutil.rmtree(tmp_root, ignore_errors=True)
+        staging.close()
     if target is not None:
         if verbose:
             print(f"[data build] saved {target} in {time.time() - started:.1f}s "
@@ -467,22 +486,46 @@ def check_replaceable(target: Path, overwrite: bool) -> None:
     if not overwrite:
         raise ConfigError(f"output_dir {str(target)!r} already exists; pass --overwrite to replace it")
     if target.is_symlink() or not target.is_dir():
-        raise ConfigError(f"output_dir {str(target)!r} is a file, not a dataset folder; refusing to replace it "
+        kind = "symlink" if target.is_symlink() else "file"
+        raise ConfigError(f"output_dir {str(target)!r} is a {kind}, not a dataset folder; refusing to replace it "
                           "(choose another --output-dir or remove it yourself)")
     if not (target / REPORT_FILE).is_file() and any(target.iterdir()):
         raise ConfigError(f"output_dir {str(target)!r} is not a dataset built by interplay-hf (no {REPORT_FILE}); "
                           "--overwrite replaces only our builds: choose another --output-dir or remove it yourself")
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in _build_entries(target))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise ConfigError(f"output_dir {str(target)!r} holds files a build did not write ({shown}); --overwrite "
+                          "replaces only our builds: move them away, or choose another --output-dir")
 
 
-def _replace_dir(staging: Path, target: Path) -> None:
-    """Move the finished build into place; an existing target is swapped out, then deleted."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".old-{target.name}-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _build_entries(target: Path) -> set[str]:
+    """The names a build writes at the top of its folder: the saved DatasetDict (its splits as dataset_dict.json
+    lists them), the report, the recipe and the card."""
+    names = {REPORT_FILE, RECIPE_FILE, "README.md", "dataset_dict.json"}
+    try:
+        splits = json.loads((target / "dataset_dict.json").read_text(encoding="utf-8")).get("splits", [])
+    except (OSError, ValueError, AttributeError):
+        splits = []
+    return names | {s for s in splits if isinstance(s, str)}
+
+
+def _replace_dir(staged: Path, target: Path, existed: bool, overwrite: bool) -> None:
+    """Move the finished build into place, checking again at this moment (a build can take hours): a target that
+    appeared meanwhile (a folder the user made) is never replaced; one that existed is swapped out, then deleted,
+    only if it is still a build of ours."""
+    if not existed:
+        try:
+            rename_noreplace(staged, target)
+        except FileExistsError:
+            raise ConfigError(f"output_dir {str(target)!r} appeared while the build ran; it was left as it is and "
+                              "the build discarded: choose another --output-dir") from None
+        return
+    check_replaceable(target, overwrite)
+    old = staged.with_name("replaced")  # inside the staging folder: a kill right here leaves nothing beside it
+    os.replace(target, old)
+    os.replace(staged, target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 __all__ = ["DataRecipe", "build_datasets", "built_dataset_dir", "estimate_rows", "load_built", "load_data_recipe", "problem_key", "row_plan"]

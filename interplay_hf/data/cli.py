@@ -82,6 +82,7 @@ def run_build(args: argparse.Namespace) -> int:
         num_shards=args.num_shards,
         shard_index=args.shard_index,
         overwrite=args.overwrite,
+        recipe_path=args.recipe,
     )
     target = built_dataset_dir(recipe, args.output_dir, args.num_shards, args.shard_index)
     write_dataset_card(target)
@@ -95,9 +96,10 @@ def run_build(args: argparse.Namespace) -> int:
 
 def write_dataset_card(dataset_dir: Path) -> None:
     """The Hub layer's dataset card as the build's README.md: what ``interplay-hf push`` would upload."""
+    from interplay_hf.atomic_io import write_text
     from interplay_hf.hub.cards import render_dataset_card
 
-    (dataset_dir / "README.md").write_text(str(render_dataset_card(dataset_dir)), encoding="utf-8")
+    write_text(dataset_dir / "README.md", str(render_dataset_card(dataset_dir)))
 
 
 def run_sample(args: argparse.Namespace) -> int:

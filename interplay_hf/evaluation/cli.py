@@ -11,7 +11,7 @@ from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.config import EvalConfig, add_dataclass_arguments, config_from_args
 from interplay_hf.evaluation.edge import EdgeCriteria
 from interplay_hf.evaluation.inspector.data import DEFAULT_MAX_SAMPLES
-from interplay_hf.guard.paths import refuse_file_as_folder
+from interplay_hf.guard.outputs import check_apart, check_file, check_folder, output_lock
 
 
 def register(subparsers) -> None:
@@ -148,11 +148,13 @@ def run_report(args: argparse.Namespace) -> int:
     from interplay_hf.evaluation.passk import parse_int_list
     from interplay_hf.evaluation.stats import BootstrapSpec
 
-    refuse_file_as_folder(args.output_dir)
+    check_folder(args.output_dir)
+    check_apart(args.output_dir, [("eval dir", d) for d in args.eval_dirs])
     labels = [x for x in args.labels.split(",")] if args.labels else None
     spec = BootstrapSpec(resamples=args.bootstrap_resamples, confidence=args.confidence)
-    report = compare_runs(args.eval_dirs, labels, args.output_dir, parse_int_list(args.k, "--k"), spec,
-                          paired=args.paired)
+    with output_lock(args.output_dir):
+        report = compare_runs(args.eval_dirs, labels, args.output_dir, parse_int_list(args.k, "--k"), spec,
+                              paired=args.paired)
     print("\n".join(report["summary_lines"]))
     print(f"compared {len(report['runs'])} runs -> {Path(args.output_dir) / 'report.md'}")
     return 0
@@ -161,6 +163,8 @@ def run_report(args: argparse.Namespace) -> int:
 def run_inspect(args: argparse.Namespace) -> int:
     from interplay_hf.evaluation.inspector import write_inspector
 
+    check_file(args.output)  # the page may be an eval's own inspect.html, never a file the page is made from
+    check_apart(args.output, [("eval dir", d) for d in args.eval_dirs], "--output", own_names=("inspect.html",))
     labels = args.labels.split(",") if args.labels else None
     page = write_inspector(args.eval_dirs, args.output, labels, None if args.all_samples else args.max_samples)
     size = page.stat().st_size
@@ -185,9 +189,11 @@ def run_findings(args: argparse.Namespace) -> int:
 def run_select_problems(args: argparse.Namespace) -> int:
     from interplay_hf.evaluation.edge_problems import write_selection
 
-    refuse_file_as_folder(args.output_dir)
-    sel = write_selection(args.results, args.dataset, args.split, args.min_hits, args.max_hits, args.seed,
-                          args.output_dir)
+    check_folder(args.output_dir)
+    check_apart(args.output_dir, [("--results", args.results), ("--dataset", args.dataset)])
+    with output_lock(args.output_dir):
+        sel = write_selection(args.results, args.dataset, args.split, args.min_hits, args.max_hits, args.seed,
+                              args.output_dir)
     print(f"selected {len(sel['edge'])} of {sel['pool']} problems with {sel['min_hits']}-{sel['max_hits']} verified "
           f"hits of {sel['n']} ({sel['never_solved']} never solved, {sel['always_solved']} always); "
           f"control: {len(sel['control'])} drawn from the whole pool -> {args.output_dir}")
@@ -197,9 +203,11 @@ def run_select_problems(args: argparse.Namespace) -> int:
 def run_select_edge(args: argparse.Namespace) -> int:
     from interplay_hf.evaluation.edge import select_edge_command
 
-    refuse_file_as_folder(args.output_dir)
+    check_folder(args.output_dir)
     criteria = EdgeCriteria(**{name: getattr(args, name) for name in EdgeCriteria.__dataclass_fields__})
     args = resolve_released_args(args)
+    check_apart(args.output_dir, [(f"--{key}", getattr(args, key, None)) for key in ("results", "model", "data",
+                                                                                      "tokenizer")])
     if args.results is None:
         if not args.model or not args.data:
             raise ConfigError("select-edge: give --model and --data to evaluate the base model, or --results <eval dir>")
@@ -208,9 +216,10 @@ def run_select_edge(args: argparse.Namespace) -> int:
         )
     else:
         eval_cfg = None
-    edge = select_edge_command(criteria, args.output_dir, eval_cfg=eval_cfg, results_path=args.results, ops=args.ops,
-                               rl_problems=args.rl_problems, rl_seed=args.rl_seed,
-                               rl_contexts=args.rl_contexts.split(",") if args.rl_contexts else None,
-                               log=lambda msg: print(f"[select-edge] {msg}", file=sys.stderr, flush=True))
+    with output_lock(args.output_dir):
+        edge = select_edge_command(criteria, args.output_dir, eval_cfg=eval_cfg, results_path=args.results,
+                                   ops=args.ops, rl_problems=args.rl_problems, rl_seed=args.rl_seed,
+                                   rl_contexts=args.rl_contexts.split(",") if args.rl_contexts else None,
+                                   log=lambda msg: print(f"[select-edge] {msg}", file=sys.stderr, flush=True))
     print(f"selected ops: {edge['selected_ops'] or 'none'} -> {Path(args.output_dir) / 'edge.json'}")
     return 0

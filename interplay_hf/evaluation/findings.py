@@ -35,6 +35,7 @@ from interplay_hf.evaluation.seed_stats import (
     sign_test,
 )
 from interplay_hf.evaluation.stats import BootstrapSpec, align_by_id, paired_difference
+from interplay_hf.guard.outputs import check_apart, check_file
 from interplay_hf.yaml_io import load_yaml_mapping, reject_unknown_keys
 
 # "not_decrease": no significant decrease (the interval's upper end >= 0), for "at equal or better" conditions.
@@ -419,9 +420,26 @@ def _a_to_b(r: dict) -> str:
     return f"{name(r['a'])} → {name(r['b'])}:"
 
 
+def _result_paths(parsed: FindingsSpec, root: Path) -> list[tuple[str, Path]]:
+    """Every results or compute file a spec reads, named ``<finding>.<part>.a|b`` (what --output must not be)."""
+    paths = []
+    for f in parsed.findings:
+        parts = [("", f.main), *((f".conditions[{j}]", c) for j, c in enumerate(f.conditions)),
+                 *((f".supplementary[{j}]", c) for j, c in enumerate(f.supplementary))]
+        parts += [(".compute", f.compute)] if f.compute is not None else []
+        for part, comp in parts:
+            for key in ("a", "b"):
+                runs = getattr(comp, key)
+                paths += [(f"{f.name}{part}.{key}", root / run) for run in (runs if isinstance(runs, tuple) else (runs,))]
+    return paths
+
+
 def run_findings(spec_path: str, output: str | None, root: str | None, spec: BootstrapSpec,
                  warn=lambda message: None) -> dict:
     parsed = parse_findings_spec(spec_path, root)
+    check_file(output)
+    check_apart(output, [("spec", spec_path), *_result_paths(parsed, Path(root) if root is not None else Path.cwd())],
+                "--output")
     for message in parsed.warnings:
         warn(message)
     result = evaluate_findings(parsed, root or Path.cwd(), spec)

@@ -14,6 +14,7 @@ resumable (same settings → finished problems are not sampled again).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.config import EvalConfig, add_dataclass_arguments, config_from_args
 from interplay_hf.evaluation.passk import regime_of
 from interplay_hf.evaluation.results_schema import ProblemRecord, Results
+from interplay_hf.guard.outputs import check_apart, check_folder, output_lock
 from interplay_hf.versions import library_versions
 
 logger = logging.getLogger("interplay_hf.evaluation")
@@ -114,10 +116,10 @@ _RESULTS_IDENTITY = ("model", "subfolder", "revision", "data", "split", "n")
 
 def refuse_foreign_results(cfg: EvalConfig, out: Path) -> None:
     """Refuse (without ``--overwrite``) an output folder holding results of another model or other settings:
-    a re-run of the same command may replace or resume its own results, never someone else's."""
-    from interplay_hf.guard.paths import refuse_file_as_folder
-
-    refuse_file_as_folder(out)
+    a re-run of the same command may replace or resume its own results, never someone else's. Nor may it be
+    (or hold, or lie inside) the model, the eval set or the tokenizer it reads."""
+    check_folder(out)
+    check_apart(out, [("--model", cfg.model), ("--data", cfg.data), ("--tokenizer", cfg.tokenizer)])
     if cfg.overwrite:
         return
     fix = "choose another --output-dir, or pass --overwrite to replace them"
@@ -151,11 +153,20 @@ def refuse_foreign_results(cfg: EvalConfig, out: Path) -> None:
                           f"model {old.get('model')!r}); {fix}")
 
 
+def _partial_fingerprint(meta: Path) -> str | None:
+    """The fingerprint an interrupted run left in ``.partial/config.json`` (None if absent or torn)."""
+    try:
+        previous = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return previous.get("fingerprint") if isinstance(previous, dict) else None
+
+
 def _prepare_partial(cfg: EvalConfig, state, out: Path) -> Path:
     partial = out / PARTIAL
     if state.is_main_process:
         meta = partial / "config.json"
-        stale = not cfg.resume or not meta.exists() or json.loads(meta.read_text()).get("fingerprint") != fingerprint(cfg)
+        stale = not cfg.resume or _partial_fingerprint(meta) != fingerprint(cfg)
         if stale and partial.exists():
             shutil.rmtree(partial)
         partial.mkdir(parents=True, exist_ok=True)
@@ -289,13 +300,18 @@ def evaluate(cfg: EvalConfig, log=None) -> dict | None:
     """Run the evaluation described by ``cfg``; returns results.json's content on the main process (None elsewhere)."""
     from accelerate import PartialState
 
+    state = PartialState(cpu=_cpu_ranks(), timeout=DIST_TIMEOUT)
+    out = Path(cfg.output_dir)
+    refuse_foreign_results(cfg, out)
+    # The main process locks the folder for the whole run: a second eval into it stops here, not after its run.
+    with output_lock(out) if state.is_main_process else contextlib.nullcontext():
+        return _evaluate(cfg, state, out, log or (lambda msg: logger.info(msg)))
+
+
+def _evaluate(cfg: EvalConfig, state, out: Path, log) -> dict | None:
     from interplay_hf.evaluation.loading import load_tokenizer
     from interplay_hf.evaluation.problems import load_problems
 
-    state = PartialState(cpu=_cpu_ranks(), timeout=DIST_TIMEOUT)
-    log = log or (lambda msg: logger.info(msg))
-    out = Path(cfg.output_dir)
-    refuse_foreign_results(cfg, out)
     started = time.time()
     with state.main_process_first():  # a recipe is built once, by the main process
         problems = load_problems(cfg.data, cfg.split, cfg.ops, cfg.contexts, cfg.max_problems_per_op, out,

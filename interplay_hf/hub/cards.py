@@ -90,12 +90,18 @@ def template_text(name_or_path: str | Path) -> tuple[str, str]:
 
 
 def render_template(source: str, context: dict[str, Any], *, name: str = "template") -> str:
-    """Render with StrictUndefined so a field the template needs but we do not provide is an error."""
+    """Render with StrictUndefined so a field the template needs but we do not provide is an error, in Jinja's
+    sandbox: a ``--template`` file is someone's text, and must not reach Python internals
+    (``{{ ''.__class__.__mro__ ... }}``) or unsafe attributes; what it tries is a one-line error."""
     import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
 
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                               keep_trailing_newline=True)
     try:
         return env.from_string(source).render(**context)
+    except jinja2.exceptions.SecurityError as err:
+        raise ConfigError(f"card template {name}: {err}; a card template may only read the card's fields") from None
     except jinja2.UndefinedError as err:
         raise ConfigError(
             f"card template {name} uses a field that is not provided: {err.message}. "

@@ -102,9 +102,14 @@ def run_push(args: argparse.Namespace) -> int:
 
 
 def run_card(args: argparse.Namespace) -> int:
+    from interplay_hf.atomic_io import write_text
+    from interplay_hf.guard.outputs import check_apart, check_file
     from interplay_hf.hub.cards import DATASET_TEMPLATE, MODEL_TEMPLATE, render_dataset_card, render_model_card
     from interplay_hf.hub.upload_plan import is_dataset_dir
 
+    check_file(args.output)  # the card is never written over (or into) what it is rendered from
+    check_apart(args.output, [("PATH", args.path), ("--results", args.results), ("--report", args.report),
+                              ("--template", args.template)], "--output", own_names=("README.md",))
     if is_dataset_dir(args.path):
         card = render_dataset_card(args.path, report=args.report, repo_id=args.repo_id, license=args.license, template=args.template or DATASET_TEMPLATE)
     else:
@@ -120,7 +125,7 @@ def run_card(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(str(card))
     else:
-        card.save(args.output)
+        write_text(args.output, str(card))
         print(f"wrote {args.output}")
     return 0
 

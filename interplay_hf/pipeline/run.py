@@ -30,6 +30,7 @@ from pathlib import Path
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.guard.launched import quiet_launcher, read_child_error
+from interplay_hf.guard.outputs import hold_lock
 from interplay_hf.guard.policy import ERROR_FILE_ENV, debug_requested
 from interplay_hf.pipeline.commands import write_merged_recipe
 from interplay_hf.pipeline.decide import (
@@ -304,28 +305,11 @@ def report_headlines(plan: Plan) -> list[tuple[Path, str]]:
     return found
 
 
-@contextlib.contextmanager
-def run_lock(plan: Plan):
-    """Hold ``<run>/.lock`` while running: two pipelines must not train the same stage folder at once."""
-    import fcntl
-
-    plan.run_dir.mkdir(parents=True, exist_ok=True)
-    with open(plan.run_dir / LOCK_FILE, "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
-            raise ConfigError(f"--runs-dir: {plan.run_dir} is in use by a running pipeline ({holder}); wait for it "
-                              "to finish or pass another --runs-dir") from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"pid {os.getpid()}\n")
-        lock.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def run_lock(plan: Plan) -> contextlib.AbstractContextManager[None]:
+    """Hold ``<run>/.lock`` while running: two pipelines must not train the same stage folder at once (each stage's
+    command also locks its own output folder, so a hand-run command cannot write into a running stage either)."""
+    return hold_lock(plan.run_dir / LOCK_FILE, f"--runs-dir: {plan.run_dir} is in use by a running pipeline "
+                                               "({holder}); wait for it to finish or pass another --runs-dir")
 
 
 def run_pipeline(path: str | Path, runs_dir: str | Path = "runs", only: list[str] | None = None,
@@ -356,9 +340,9 @@ def run_pipeline(path: str | Path, runs_dir: str | Path = "runs", only: list[str
     except StageFailed as err:
         say(f"\ninterplay-hf pipeline: {err}")
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:  # Ctrl-C 130, SIGTERM 143 (guard.policy.Interrupted carries the signal)
         say(f"\ninterplay-hf pipeline: interrupted; re-run the same command to resume ({plan.run_dir})")
-        return 130
+        return 128 + getattr(err, "signum", signal.SIGINT)
     say(format_summary(plan, results))
     say(f"  total wall time {_elapsed(time.monotonic() - start)}")
     from interplay_hf.evaluation.inspector.page import PAGE_FILE

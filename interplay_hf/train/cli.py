@@ -15,7 +15,7 @@ from pathlib import Path
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.guard.launched import run_launched
-from interplay_hf.guard.paths import refuse_file_as_folder
+from interplay_hf.guard.outputs import check_apart, check_file, check_folder, output_lock, probe_lock
 from interplay_hf.guard.policy import debug_requested
 from interplay_hf.launch import AccelerateLaunch
 from interplay_hf.redact import redact_argv
@@ -78,6 +78,9 @@ def register(subparsers) -> None:
         )
         p.add_argument("--num-processes", type=int, default=None, help="override the config's num_processes")
         p.add_argument("--dry-run", action="store_true", help="check and print the command, do not run it")
+        p.add_argument("--overwrite", action="store_true",
+                       help="start again from scratch: delete the stage's checkpoints in output_dir instead of "
+                       "resuming (same as `-- --overwrite_output_dir true`)")
         p.add_argument(
             "overrides",
             nargs="*",
@@ -105,18 +108,31 @@ def run_tokenizer(args) -> int:
         if given:
             raise ConfigError(f"{given[0]}: --numbers released trains nothing (it writes the released tokenizer "
                               "as is); drop it, or choose --numbers groups / digits to train one")
-        refuse_file_as_folder(args.output_dir)
-        tokenizer = save_released_tokenizer(args.output_dir)
+        check_tokenizer_output(args.output_dir, args.dataset)
+        with output_lock(args.output_dir):
+            tokenizer = save_released_tokenizer(args.output_dir)
         print(f"the released tokenizer ({len(tokenizer)} tokens) saved to {args.output_dir}")
         return 0
     if args.dataset is None:
         raise ConfigError(f"--dataset: required to train a tokenizer (--numbers {args.numbers}); or --numbers "
                           "released for the released checkpoints' tokenizer")
-    refuse_file_as_folder(args.output_dir)
-    tokenizer = build_tokenizer_from_dataset(args.dataset, args.output_dir, args.split, args.column,
-                                             args.vocab_size or DEFAULT_VOCAB_SIZE, args.max_texts, args.numbers)
+    check_tokenizer_output(args.output_dir, args.dataset)
+    with output_lock(args.output_dir):
+        tokenizer = build_tokenizer_from_dataset(args.dataset, args.output_dir, args.split, args.column,
+                                                 args.vocab_size or DEFAULT_VOCAB_SIZE, args.max_texts, args.numbers)
     print(f"tokenizer with {len(tokenizer)} tokens saved to {args.output_dir}")
     return 0
+
+
+def check_tokenizer_output(output_dir: str, dataset: str | None) -> None:
+    """A tokenizer folder: not the dataset it is trained on, and not a model's folder, whose own tokenizer a new
+    one (another vocabulary) would replace."""
+    check_folder(output_dir)
+    check_apart(output_dir, [("--dataset", dataset)])
+    model_files = [p.name for p in Path(output_dir).glob("*") if p.name == "config.json" or p.suffix == ".safetensors"]
+    if model_files:
+        raise ConfigError(f"--output-dir {output_dir}: holds a model ({', '.join(sorted(model_files))}); a new "
+                          "tokenizer there would replace the model's own: choose another --output-dir")
 
 
 def run_tokenizer_stats(args) -> int:
@@ -132,6 +148,8 @@ def run_compute(args) -> int:
     from interplay_hf.atomic_io import write_json
     from interplay_hf.train.compute import compute_record
 
+    check_file(args.output)
+    check_apart(args.output, [("stage", d) for d in args.stage_dirs], "--output")
     record = compute_record(args.stage_dirs)
     for stage in record["stages"]:
         print(f"{stage['stage']}: {stage['kind']}, {stage['tokens']:,} tokens x {stage['parameters']:,} parameters "
@@ -171,7 +189,7 @@ def launch_command(stage: str, recipe: str, accelerate_config: Path, num_process
 def run_train(args) -> int:
     from interplay_hf.train.config import parse_stage_args
 
-    overrides = list(args.overrides or [])
+    overrides = list(args.overrides or []) + (["--overwrite_output_dir", "true"] if args.overwrite else [])
     config_path = resolve_accelerate_config(args.accelerate_config)
     accel = load_accelerate_config(config_path)
     if args.num_processes is not None and args.num_processes < 1:
@@ -187,5 +205,6 @@ def run_train(args) -> int:
     print(shlex.join(redact_argv(cmd)), flush=True)
     if args.dry_run:
         return 0
+    probe_lock(training_args.output_dir, "output_dir")  # now, not after the launch; rank 0 then holds it
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     return run_launched(cmd, env, debug=debug_requested())

@@ -77,6 +77,9 @@ def load_stage_dataset(script_args):
 
     from interplay_hf.data.build import load_built
 
+    # Transforms (TRL's tokenization, our packing) go to a temporary cache, not beside the arrow files of the
+    # input dataset, which would otherwise fill with cache-*.arrow files the stage has no business writing there.
+    datasets.disable_caching()
     path = script_args.dataset_path
     dataset = load_built(path) if Path(path).is_dir() else datasets.load_dataset(path)
     if isinstance(dataset, datasets.Dataset):
@@ -230,6 +233,7 @@ def stage_cli(kind: str, main, argv: list[str] | None = None, pusher: StagePushe
     no traceback). ``pusher`` comes from the script's ``__main__`` block: the Hub layer sits above training."""
     from interplay_hf.guard.policy import pop_debug_flag, run_guarded
     from interplay_hf.train.config import parse_stage_args
+    from interplay_hf.train.stage_output import stage_lock
 
     argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
 
@@ -237,9 +241,10 @@ def stage_cli(kind: str, main, argv: list[str] | None = None, pusher: StagePushe
         script_args, training_args, model_args = parse_stage_args(kind, argv)
         check_one_job(training_args)
         push = take_push_request(training_args, pusher)
-        main(script_args, training_args, model_args)
-        if push is not None and int(os.environ.get("RANK", "0") or 0) == 0:
-            push(training_args)
+        with stage_lock(training_args):
+            main(script_args, training_args, model_args)
+            if push is not None and int(os.environ.get("RANK", "0") or 0) == 0:
+                push(training_args)
         return 0
 
     return run_guarded(f"interplay-hf train {kind}", parse_check_train, debug=debug)

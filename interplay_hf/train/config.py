@@ -46,6 +46,8 @@ GRPO_PAPER_DEFAULTS: dict[str, Any] = {
 STAGES = ("sft", "grpo")
 # Fields TRL computes from others in __post_init__: never written back into a resolved recipe.
 DERIVED_FIELDS = {"steps_per_generation", "generation_batch_size", "logging_dir", "distributed_state"}
+# Fields that ask for an action once rather than describe the run: never written back into a resolved recipe.
+ACTION_FIELDS = {"overwrite_output_dir"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -129,6 +131,12 @@ class StageArguments:
         default=True,
         metadata={"help": "Stop generation (GRPO rollouts, held-out samples, the saved generation config) at "
                           "`</answer>` when it is one token, as the official sampling does; false: at EOS only."},
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "Start again from scratch: delete this stage's checkpoint-N folders in output_dir instead "
+                          "of resuming from them (a re-run refuses to resume checkpoints trained with other "
+                          "settings). Never saved into recipe.yaml."},
     )
     # Filled by parse_stage_args: the keys the recipe and command line set (for the saved recipe.yaml).
     recipe_keys: list = field(default_factory=list, init=False, repr=False)
@@ -476,7 +484,7 @@ def resolved_recipe(script_args, training_args, model_args) -> dict[str, Any]:
     keys = set(getattr(script_args, "recipe_keys", []) or [])
     for obj in objects:
         for f in fields(obj):
-            if not f.init or f.name in DERIVED_FIELDS or f.name in out:
+            if not f.init or f.name in DERIVED_FIELDS | ACTION_FIELDS or f.name in out:
                 continue
             value = getattr(obj, f.name)
             if keys:

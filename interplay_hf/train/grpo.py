@@ -24,7 +24,9 @@ from interplay_hf.train.common import (
     skip_trl_model_card,
     stage_cli,
     tokenizer_from_args,
+    world_size,
 )
+from interplay_hf.train.stage_output import resume_or_refuse
 
 # Columns the rewards and logs may use; the rest (text, completion, ...) stays out of the rollout batches.
 PASSED_COLUMNS = ("solution", "answer", "gold_graph", "op", "context", "id", "mode")
@@ -48,6 +50,7 @@ def main(script_args, training_args, model_args) -> None:
     train_dataset = prompt_dataset(train_split, script_args, tokenizer)
     check_reward_columns(script_args.reward_funcs, train_dataset.column_names, script_args.dataset_path)
     budget_note = apply_budget("grpo", script_args, training_args)
+    checkpoint = resume_or_refuse(checkpoint, script_args, training_args, model_args, world_size(training_args))
 
     model = model_from_args(script_args, model_args, training_args, tokenizer)
     reward_funcs = get_reward_funcs(script_args.reward_funcs, script_args.reward_kwargs)

@@ -138,8 +138,11 @@ def check_resume(training_args: Any) -> None:
 
 def check_before_launch(stage: str, script_args: Any, training_args: Any, model_args: Any) -> None:
     """Everything above, in the order a user would fix it (paths only where they already exist)."""
+    from interplay_hf.train.stage_output import check_output_dir
+
     check_numeric_ranges(training_args)
     check_resume(training_args)
+    check_output_dir(script_args, training_args, model_args)
     check_model_dir(model_args.model_name_or_path, "model_name_or_path")
     check_tokenizer_dir(script_args.tokenizer_name_or_path, "tokenizer_name_or_path")
     check_dataset(stage, script_args, training_args)

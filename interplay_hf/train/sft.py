@@ -24,7 +24,9 @@ from interplay_hf.train.common import (
     skip_trl_model_card,
     stage_cli,
     tokenizer_from_args,
+    world_size,
 )
+from interplay_hf.train.stage_output import resume_or_refuse
 
 
 def main(script_args, training_args, model_args) -> None:
@@ -41,6 +43,7 @@ def main(script_args, training_args, model_args) -> None:
 
     tokenizer = tokenizer_from_args(script_args, model_args, training_args)
     budget_note = apply_budget("sft", script_args, training_args, train_dataset, tokenizer)
+    checkpoint = resume_or_refuse(checkpoint, script_args, training_args, model_args, world_size(training_args))
     if training_args.packing and training_args.packing_strategy == "bfd" and script_args.packing_document_mask:
         from interplay_hf.train.packing import pack_whole_documents
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from interplay_hf.errors import ConfigError
+from interplay_hf.guard.outputs import check_apart, check_file
 from interplay_hf.verify.parser import DEFAULT_MAX_CHARS
 
 RESULT_FIELDS = (
@@ -73,8 +74,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"--max-chars must be a positive integer, got {args.max_chars}.")
     if not Path(args.input).is_file():
         raise ConfigError(f"--in {args.input}: no such file; pass a JSONL file with one row per completion.")
-    if args.out is not None and Path(args.out).resolve() == Path(args.input).resolve():
-        raise ConfigError("--out must differ from --in (the input is read while the output is written).")
+    check_file(args.out, "--out")  # a FIFO or /dev/stdout is written through; the input is never written over
+    check_apart(args.out, [("--in", args.input)], "--out")
 
 
 def _row_problem(row: Any, args: argparse.Namespace) -> str | None:
