@@ -204,7 +204,7 @@ def test_a_torn_partial_record_is_dropped_and_its_problem_sampled_again(tmp_path
     assert (tmp_path / "victim.txt").read_text() == "not yours" and not (tmp_path / "clean" / "results.md").is_symlink()
     records = json.loads((tmp_path / "clean" / "results.json").read_text())["problems"]
     from interplay_hf.evaluation.config import EvalConfig
-    from interplay_hf.evaluation.run import fingerprint
+    from interplay_hf.evaluation.runner import fingerprint
 
     cfg = EvalConfig(model=str(tiny_model_dir), data=str(ROWS), ops=[2, 3], n=2, k=[1, 2], max_new_tokens=4,
                      chance_samples=20, plots=False, output_dir=str(tmp_path / "torn"))
