@@ -3,7 +3,8 @@ a reader never sees half a file, and a crash leaves the previous version in plac
 
 A FIFO or a character device (``/dev/stdout``, ``/dev/null``, a named pipe) is written through, never replaced by a
 regular file; a socket or a block device is refused; a symlink to a regular file is replaced itself (what it points
-to is never written: a link planted in an output folder cannot redirect a write) (the output policy of :mod:`interplay_hf.guard.outputs`)."""
+to is never written: a link planted in an output folder cannot redirect a write) (the output policy of :mod:`interplay_hf.guard.outputs`).
+JSON is strict (``allow_nan=False``): a NaN that reached a result is a bug to surface, not a bare ``NaN``."""
 
 from __future__ import annotations
 
@@ -52,13 +53,13 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def write_json(path: str | Path, obj: object) -> Path:
-    return write_atomic(path, lambda f: (json.dump(obj, f, indent=1, ensure_ascii=False), f.write("\n")))
+    return write_atomic(path, lambda f: (json.dump(obj, f, indent=1, ensure_ascii=False, allow_nan=False), f.write("\n")))
 
 
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
     def write(f: IO) -> None:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n")
 
     return write_atomic(path, write)
 
@@ -95,7 +96,7 @@ def append_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
     drop_torn_tail(path)
     with open(path, "a", encoding="utf-8") as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
 

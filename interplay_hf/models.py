@@ -5,8 +5,7 @@ A recipe names either a preset (random init, from scratch) or any Hub/local mode
 
 from __future__ import annotations
 
-import json
-import struct
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,18 +134,46 @@ def count_parameters(model: Any) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def safetensors_shapes(path: Path, field_name: str = "weights") -> dict[str, list[int]]:
+    """Tensor name -> shape from a safetensors file's header (no tensor is read, no torch). A truncated or corrupt
+    file (a copy cut short, a save killed half-way) is one ConfigError line naming it, not a library traceback."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as handle:
+            return {name: list(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    except Exception as err:  # noqa: BLE001 - safetensors raises its own error type (and OSError) for bad files
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise ConfigError(f"{field_name}: {path} is not a readable safetensors file ({reason}); re-save or copy the "
+                          "weights again.") from None
+
+
 def safetensors_parameters(stage_dir: Path) -> int | None:
     """Parameter count from the safetensors headers (no torch): tied weights are stored once."""
-    total = 0
     files = sorted(stage_dir.glob("*.safetensors"))
-    for path in files:
-        with open(path, "rb") as f:
-            (size,) = struct.unpack("<Q", f.read(8))
-            header = json.loads(f.read(size))
-        for name, info in header.items():
-            if name != "__metadata__":
-                count = 1
-                for dim in info["shape"]:
-                    count *= dim
-                total += count
+    total = sum(math.prod(shape) for path in files for shape in safetensors_shapes(path).values())
     return total if files else None
+
+
+# Shape fields of a transformers config: a value that is not a positive integer fails deep inside model init.
+_CONFIG_SIZES = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                 "num_key_value_heads", "max_position_embeddings", "head_dim")
+
+
+def check_model_config(folder: Path, field_name: str) -> None:
+    """A saved model's ``config.json`` is strict JSON with positive integer sizes (``hidden_size: -5`` would
+    fail as a tensor-shape traceback after loading starts)."""
+    from interplay_hf.inputs import loads_strict
+
+    path = folder / "config.json"
+    try:
+        config = loads_strict(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{field_name}: {path} is not valid JSON ({err}); re-save the model.") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{field_name}: {path} is not a model config (a JSON object); re-save the model.")
+    for key in _CONFIG_SIZES:
+        value = config.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise ConfigError(f"{field_name}: {path} has {key} = {value!r}; it must be a positive integer (re-save "
+                              "the model or fix its config.json).")

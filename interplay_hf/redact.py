@@ -16,10 +16,20 @@ REDACTED = "<redacted>"
 
 # Keys whose values are secrets wherever they appear in a recipe (TrainingArguments has hub_token).
 _SECRET_KEYS = {"token", "hub_token", "hf_token", "use_auth_token", "auth_token", "access_token", "api_key", "password"}
-_SECRET_KEY_RE = re.compile(r"(^|_)(api_key|apikey|secret|password|passwd)($|_)|_access_token$", re.IGNORECASE)
-# Environment variable names are shouting by convention; any TOKEN/KEY/SECRET/PASSWORD/CREDENTIAL part is a secret.
-_SECRET_ENV_RE = re.compile(r"(^|_)(TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH)($|_)", re.IGNORECASE)
-_HF_TOKEN_RE = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
+_SECRET_KEY_RE = re.compile(
+    r"(^|_)(api_?key|secret|password|passwd|pat|webhook|credentials?|auth)($|_)|_access_token$", re.IGNORECASE)
+# Environment variable names are shouting by convention; any TOKEN/KEY/SECRET/PASSWORD/PAT/WEBHOOK/AUTH/CREDENTIAL
+# part is a secret (HF_TOKEN, GITHUB_PAT, SLACK_WEBHOOK, AWS_SECRET_ACCESS_KEY).
+_SECRET_ENV_RE = re.compile(r"(^|_)(TOKENS?|KEYS?|SECRETS?|PASSWORD|PASSWD|PAT|WEBHOOK|CREDENTIALS?|AUTH)($|_)",
+                            re.IGNORECASE)
+# Tokens recognisable by their prefix wherever they appear: Hugging Face, GitHub, GitLab, Slack, OpenAI-style
+# keys, AWS access key ids, Slack webhook URLs.
+_TOKEN_RE = re.compile(
+    r"\b(?:hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
+    r"|xox[abposr]-[A-Za-z0-9-]{10,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16})\b"
+    r"|https://hooks\.slack\.com/services/\S+")
+# user:password@ in a URL (DATABASE_URL, HF_ENDPOINT, a git remote): the password goes, the user and host stay.
+_URL_PASSWORD_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*):[^\s@/]+@")
 
 
 def is_secret_key(key: Any) -> bool:
@@ -52,10 +62,12 @@ def _known_tokens() -> list[str]:
 
 
 def scrub(text: str) -> str:
-    """``text`` without the active Hub token, secret environment values and ``hf_…`` tokens."""
+    """``text`` without the active Hub token, secret environment values, prefixed tokens (``hf_…``, ``ghp_…``, …)
+    and URL passwords."""
     for token in sorted(set(_known_tokens()), key=len, reverse=True):
         text = text.replace(token, REDACTED)
-    return _HF_TOKEN_RE.sub(REDACTED, text)
+    text = _URL_PASSWORD_RE.sub(rf"\1:{REDACTED}@", text)
+    return _TOKEN_RE.sub(REDACTED, text)
 
 
 def redact_env(env: Mapping[str, str]) -> dict[str, str]:

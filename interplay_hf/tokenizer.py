@@ -44,6 +44,9 @@ SPECIAL_TOKENS: tuple[str, ...] = (
 FORMAT_TAGS: tuple[str, ...] = SPECIAL_TOKENS[4:]
 ANSWER_CLOSE = "</answer>"
 DEFAULT_VOCAB_SIZE = 2200
+# The BPE trainer allocates per vocabulary entry up front (1e9 aborted in Rust after a 70 GB allocation); Qwen2.5's
+# vocabulary is 151,646 and this tokenizer's paper size 2,200, so a million is ample.
+MAX_VOCAB_SIZE = 1_000_000
 MODEL_MAX_LENGTH = 2048
 RELEASED = "released"
 NUMBER_MODES = ("groups", "digits")  # trained here
@@ -91,6 +94,9 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE, 
 
     if vocab_size <= len(SPECIAL_TOKENS) + 256:
         raise ConfigError(f"vocab_size={vocab_size} is too small: it needs room for 10 special tokens and 256 bytes.")
+    if vocab_size > MAX_VOCAB_SIZE:
+        raise ConfigError(f"vocab_size={vocab_size:,} is too large: at most {MAX_VOCAB_SIZE:,} (the paper uses "
+                          f"{DEFAULT_VOCAB_SIZE:,}).")
     # Rayon-parallel word counting is deterministic in counts, but keep training single-threaded so the
     # merge order never depends on thread scheduling.
     os.environ.setdefault("RAYON_NUM_THREADS", "1")

@@ -20,7 +20,7 @@ LAYERS = ("base", "data", "verify", "models", "train", "evaluation", "hub", "pip
 # Shared helpers every layer may use: errors, file I/O, the version, the entry-point error policy.
 BASE_MODULES = {"interplay_hf", "interplay_hf.errors", "interplay_hf.atomic_io", "interplay_hf.yaml_io",
                 "interplay_hf.paper", "interplay_hf.redact",
-                "interplay_hf.versions", "interplay_hf.launch"}
+                "interplay_hf.versions", "interplay_hf.launch", "interplay_hf.inputs"}
 
 
 # Known upward imports, each with its reason; the list may only shrink.

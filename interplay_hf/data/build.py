@@ -308,7 +308,7 @@ def _build(recipe: DataRecipe, target: Path | None, num_proc: int, num_shards: i
         else:
             staged = tmp_root / "dataset"
             DatasetDict(built).save_to_disk(str(staged))
-            (staged / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+            (staged / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + "\n")
             _write_recipe(recipe, staged / RECIPE_FILE)
             _replace_dir(staged, target, existed, overwrite)
     finally:

@@ -44,8 +44,18 @@ def _load_saved(path: Path):
 
     if not path.is_dir():
         raise ConfigError(f"{path}: no such dataset folder; build one with `interplay-hf data build`")
+    import pyarrow
+
     try:
         return datasets.load_from_disk(str(path))
     except FileNotFoundError:
         raise ConfigError(f"{path}: not a saved dataset (no dataset_dict.json or dataset_info.json); "
                           "point at a folder written by `interplay-hf data build`") from None
+    except (pyarrow.ArrowException, OSError, ValueError, TypeError, KeyError) as err:
+        if isinstance(err, OSError) and err.filename:
+            raise  # permission denied and the like: the I/O policy names the file
+        # A zero-length or truncated .arrow file, or a torn dataset_info.json / state.json: the library's error
+        # does not say which folder; this line does.
+        reason = " ".join(str(err).split())[:300] or type(err).__name__
+        raise ConfigError(f"{path}: a file of this saved dataset is corrupt or truncated ({reason}); rebuild it "
+                          "with `interplay-hf data build`") from None

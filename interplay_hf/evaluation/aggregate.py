@@ -6,16 +6,17 @@ per-problem counts, so a report can ask for any k ≤ n after the fact (``summar
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.chance import chance_pass_at_k
 from interplay_hf.evaluation.passk import first_k_pass, mean, pass_at_k, regime_of
+from interplay_hf.evaluation.results_check import check_results
 from interplay_hf.evaluation.results_schema import RESULTS_FILE, Block, ProblemRecord, Results, Summary
 from interplay_hf.evaluation.scoring import ERROR_TYPES
 from interplay_hf.evaluation.stats import BootstrapSpec, bootstrap_ci
+from interplay_hf.inputs import loads_strict
 
 # Metrics with one value per problem, so that they can be bootstrapped and paired: name -> value(record, k).
 PER_PROBLEM_METRICS: dict[str, Callable[[dict, int], float]] = {
@@ -119,9 +120,8 @@ def load_results(path: str | Path) -> Results:
     if not path.is_file():
         raise ConfigError(f"{path}: no results.json here; pass an eval output directory (interplay-hf eval --output-dir)")
     try:
-        with open(path, encoding="utf-8") as f:
-            results = json.load(f)
-    except ValueError as err:  # JSON or UTF-8: a torn or foreign file, named rather than a traceback
+        results = loads_strict(path.read_text(encoding="utf-8"))
+    except ValueError as err:  # JSON, NaN, depth or UTF-8: a torn or foreign file, named rather than a traceback
         raise ConfigError(f"{path}: not a valid results.json ({err}); re-run the evaluation that wrote it") from None
     if not isinstance(results, dict) or not isinstance(results.get("problems"), list):
         raise ConfigError(f"{path}: not an evaluation results.json (no 'problems' list)")
@@ -129,4 +129,5 @@ def load_results(path: str | Path) -> Results:
     if missing:
         raise ConfigError(f"{path}: a results.json of another version (missing {', '.join(missing)}); re-run the "
                           "evaluation that wrote it")
+    check_results(path, results)
     return results

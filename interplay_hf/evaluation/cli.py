@@ -12,6 +12,7 @@ from interplay_hf.evaluation.config import EvalConfig, add_dataclass_arguments, 
 from interplay_hf.evaluation.edge import EdgeCriteria
 from interplay_hf.evaluation.inspector.data import DEFAULT_MAX_SAMPLES
 from interplay_hf.guard.outputs import check_apart, check_file, check_folder, output_lock
+from interplay_hf.inputs import finite_float
 
 
 def register(subparsers) -> None:
@@ -42,7 +43,7 @@ def _add_report(subparsers) -> None:
                    help="require paired differences: refuse runs evaluated on different problems (default: unpaired then)")
     p.add_argument("--bootstrap-resamples", "--bootstrap_resamples", dest="bootstrap_resamples", type=int, default=1000,
                    help="bootstrap resamples over problems for the intervals (default 1000)")
-    p.add_argument("--confidence", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
+    p.add_argument("--confidence", type=finite_float, default=0.95, help="confidence level of the intervals (default 0.95)")
     p.set_defaults(func=run_report)
 
 
@@ -109,7 +110,7 @@ def _add_select_edge(subparsers) -> None:
     p.add_argument("--output-dir", "--output_dir", dest="output_dir", required=True, help="where edge.json etc. go")
     for f in EdgeCriteria.__dataclass_fields__.values():
         names = ["--" + f.name.replace("_", "-")] + (["--" + f.name] if "_" in f.name else [])
-        typ = type(f.default)
+        typ = finite_float if isinstance(f.default, float) else type(f.default)
         p.add_argument(*names, dest=f.name, type=typ, default=f.default, help=f.metadata["help"] + f" (default {f.default})")
     p.add_argument("--rl-problems", type=int, default=10000, help="problems in the RL data recipe (default 10000)")
     p.add_argument("--rl-seed", type=int, default=1234, help="seed of the RL data recipe (default 1234)")

@@ -15,6 +15,7 @@ from typing import Any
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.passk import default_k_list, parse_int_list, parse_regimes
 from interplay_hf.evaluation.stats import BootstrapSpec
+from interplay_hf.inputs import check_number, finite_float
 
 BACKENDS = ("hf", "vllm")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -131,10 +132,9 @@ class EvalConfig:
             raise ConfigError(f"--backend {self.backend!r} is unknown; choose one of {', '.join(BACKENDS)}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype {self.dtype!r} is unknown; choose one of {', '.join(DTYPES)}")
-        if self.temperature < 0:
-            raise ConfigError(f"--temperature must be ≥ 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ConfigError(f"--top-p must be in (0, 1], got {self.top_p}")
+        check_number(self.temperature, "--temperature", low=0, meaning="0 = greedy samples")
+        check_number(self.top_p, "--top-p", low=0, high=1, low_open=True, meaning="nucleus mass; 1 = off")
+        check_number(self.vllm_gpu_memory_utilization, "--vllm-gpu-memory-utilization", low=0, high=1, low_open=True)
         if self.max_new_tokens <= 0:
             raise ConfigError(f"--max-new-tokens must be positive, got {self.max_new_tokens}")
         if self.batch_size is not None and self.batch_size <= 0:
@@ -172,7 +172,7 @@ class EvalConfig:
 
 
 def _arg_type(type_str: str):
-    for name, typ in (("bool", bool), ("float", float), ("int", int)):
+    for name, typ in (("bool", bool), ("float", finite_float), ("int", int)):
         if name in str(type_str):
             return typ
     return str

@@ -27,6 +27,7 @@ from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.chance import chance_pass_at_k
 from interplay_hf.evaluation.passk import mean, pass_at_k
 from interplay_hf.evaluation.results_schema import Edge, EdgeSelection
+from interplay_hf.inputs import check_number
 
 
 @dataclass
@@ -44,8 +45,8 @@ class EdgeCriteria:
         if self.k < 1:
             raise ConfigError(f"--k must be ≥ 1 for edge selection, got {self.k}")
         for name in ("pass1_max", "passk_min"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
+            check_number(getattr(self, name), f"--{name.replace('_', '-')}", low=0, high=1, meaning="a rate")
+        check_number(self.chance_margin, "--chance-margin", low=-1, high=1, meaning="a difference of two rates")
         if self.group_size < 2:
             raise ConfigError(f"--group-size must be ≥ 2, got {self.group_size}")
 

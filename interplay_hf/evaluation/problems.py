@@ -8,7 +8,6 @@ Rows follow the data layer's schema (docs/data-format.md §5 plus ``context``, `
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from interplay_hf.data.contexts import get_context
 from interplay_hf.data.generator import content_id
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.scoring import EvalProblem
+from interplay_hf.inputs import is_finite_number, is_readable_file, loads_strict
 
 
 def context_name(name: str | None) -> str:
@@ -59,15 +59,34 @@ def _answer(row: dict) -> str:
     raise ConfigError("eval rows need an 'answer' column or a solution ending with 'Answer: N.'")
 
 
+def _check_row(row: object, where: str) -> dict:
+    """The typed fields of an eval row: an object, ``op`` an integer, a gold ``answer`` a string or finite number."""
+    if not isinstance(row, dict):
+        raise ConfigError(f"{where}: expected a JSON object per line, got {type(row).__name__}")
+    op = row.get("op")
+    if op is not None and (isinstance(op, bool) or not isinstance(op, int) or op < 0):
+        if not (isinstance(op, str) and op.isdigit()):
+            raise ConfigError(f"{where}: 'op' = {op!r} must be a non-negative integer (the number of operations)")
+    answer = row.get("answer")
+    if answer is not None and not isinstance(answer, str) and not is_finite_number(answer):
+        raise ConfigError(f"{where}: 'answer' = {answer!r} must be a string or a finite number (the gold answer)")
+    for key in ("prompt", "solution", "problem", "question", "context", "template"):
+        if row.get(key) is not None and not isinstance(row[key], (str, list)):
+            raise ConfigError(f"{where}: {key!r} must be a string, got {type(row[key]).__name__}")
+    return row
+
+
 def _read_jsonl(path: Path) -> list[dict]:
     rows = []
     with open(path, encoding="utf-8") as f:
         for line_no, line in enumerate(f, 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ConfigError(f"--data {path}: line {line_no} is not JSON ({err.msg})") from None
+                    row = loads_strict(line)
+                except ValueError as err:  # syntax, NaN/Infinity, or nested too deep
+                    raise ConfigError(f"--data {path}: line {line_no} is not valid JSON "
+                                      f"({getattr(err, 'msg', err)})") from None
+                rows.append(_check_row(row, f"--data {path}: line {line_no}"))
     return rows
 
 
@@ -155,8 +174,8 @@ def load_rows(data: str, split: str | None, output_dir: str | Path, build: bool 
         )
     if path.suffix in (".yaml", ".yml"):
         return _rows_from_dataset(build_recipe_eval_set(path, split, Path(output_dir) / "eval_data", build), None)
-    if path.suffix in (".jsonl", ".json"):
-        return _read_jsonl(path)
+    if path.suffix in (".jsonl", ".json") or (is_readable_file(path) and not path.is_file()):
+        return _read_jsonl(path)  # a pipe (`--data <(cmd)`, /dev/stdin) is JSON lines, read once
     if path.is_dir():
         from interplay_hf.data.build import load_built
 
@@ -208,7 +227,7 @@ def load_problems(data: str, split: str | None, ops, contexts, max_per_op, outpu
     rows = load_rows(data, split, output_dir, build)
     if not rows:
         raise ConfigError(f"--data {data!r}: the eval set is empty")
-    if any("op" not in r for r in rows[:1]):
+    if any("op" not in r or r["op"] is None for r in rows):
         raise ConfigError(f"--data {data!r}: rows have no 'op' column (docs/data-format.md §5 row schema expected)")
     problems = to_problems(rows, ops, contexts, max_per_op)
     if not problems:

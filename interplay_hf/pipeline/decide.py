@@ -15,6 +15,7 @@ from pathlib import Path
 from interplay_hf.atomic_io import write_text
 from interplay_hf.errors import ConfigError
 from interplay_hf.pipeline.schema import Plan, PlannedStage
+from interplay_hf.redact import redact, redact_argv
 
 DONE_FILE = ".done"
 STARTED_FILE = "stage.json"
@@ -44,8 +45,11 @@ def read_marker(path: Path) -> dict | None:
 
 
 def write_marker(path: Path, data: dict) -> None:
-    """Write JSON atomically (temp file + rename) so a crash never leaves a half-written marker."""
-    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    """Write JSON atomically (temp file + rename) so a crash never leaves a half-written marker; a command is
+    written through ``redact_argv`` and everything else through ``redact``: no secret reaches a marker."""
+    data = {key: redact_argv(value) if key == "command" and isinstance(value, list) else redact(value)
+            for key, value in data.items()}
+    write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def completion_id(stage: PlannedStage) -> str | None:

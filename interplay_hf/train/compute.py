@@ -14,11 +14,11 @@ FLOPs of a dense transformer, 2N forward and 4N backward (Kaplan et al. 2020), N
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from interplay_hf.errors import ConfigError
+from interplay_hf.inputs import loads_strict
 from interplay_hf.models import safetensors_parameters
 from interplay_hf.yaml_io import load_yaml_mapping
 
@@ -40,11 +40,25 @@ class StageCompute:
 
 def _read_json(path: Path, what: str) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = loads_strict(path.read_text(encoding="utf-8"), allow_nan=True)  # a logged NaN grad_norm is fine
     except FileNotFoundError:
         raise ConfigError(f"{path.parent}: no {path.name}; give the output folder of a finished training stage ({what})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid JSON ({err}); re-run the stage that wrote it") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object, got {type(data).__name__}; re-run the stage that wrote it")
+    return data
+
+
+def _count(value: object, path: Path, field: str) -> int:
+    """A count read from a Trainer file: a non-negative integer (a float with an integer value is one), else the
+    file is corrupt and a FLOP count from it would be wrong (negative FLOPs, exit 0)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{path}: {field} = {value!r} is not a non-negative integer; the file is corrupt, re-run "
+                          "the stage that wrote it")
+    return value
 
 
 def _recipe(stage_dir: Path) -> dict:
@@ -76,13 +90,20 @@ def processed_tokens(stage_dir: Path, recipe: dict, kind: str) -> int:
         if "world_size" not in results:
             raise ConfigError(f"{stage_dir}/train_results.json: no world_size (a stage trained before it was "
                               "recorded); re-run the stage to count its compute")
-        per_step = (int(recipe["per_device_train_batch_size"]) * int(recipe.get("gradient_accumulation_steps") or 1)
-                    * int(results["world_size"]) * int(recipe["max_length"]))
-        return int(state["global_step"]) * per_step
-    tokens = [entry["num_tokens"] for entry in state.get("log_history", []) if "num_tokens" in entry]
+        recipe_path = stage_dir / "recipe.yaml"
+        per_step = (_count(recipe.get("per_device_train_batch_size"), recipe_path, "per_device_train_batch_size")
+                    * _count(recipe.get("gradient_accumulation_steps") or 1, recipe_path, "gradient_accumulation_steps")
+                    * _count(results["world_size"], stage_dir / "train_results.json", "world_size")
+                    * _count(recipe.get("max_length"), recipe_path, "max_length"))
+        return _count(state.get("global_step"), stage_dir / "trainer_state.json", "global_step") * per_step
+    state_path = stage_dir / "trainer_state.json"
+    history = state.get("log_history", [])
+    if not isinstance(history, list) or not all(isinstance(entry, dict) for entry in history):
+        raise ConfigError(f"{state_path}: log_history is not a list of entries; the file is corrupt, re-run the stage")
+    tokens = [_count(entry["num_tokens"], state_path, "num_tokens") for entry in history if "num_tokens" in entry]
     if not tokens:
         raise ConfigError(f"{stage_dir}/trainer_state.json: no num_tokens logged; the compute cannot be counted")
-    return int(max(tokens))
+    return max(tokens)
 
 
 def stage_compute(stage_dir: str | Path) -> StageCompute:

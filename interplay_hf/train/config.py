@@ -296,6 +296,7 @@ def parse_stage_args(
     check_known_keys(cli_keys, dataclass_types, "command line")
 
     parser = TrlParser(dataclass_types)
+    parser.error = _one_line_parser_error  # argparse's usage block is 200 lines for these dataclasses
     defaults = dict(GRPO_PAPER_DEFAULTS) if stage == "grpo" else {}
     if not {"bf16", "fp16"} & {*yaml_keys, *cli_keys} and trains_on_cpu(recipe, cli_argv):
         defaults["bf16"] = cpu_has_native_bf16()  # TRL's bf16 default is slow on emulated bf16 (docs/benchmarks.md)
@@ -314,6 +315,11 @@ def parse_stage_args(
     script_args.recipe_keys = [k for k in set_keys if k in known]
     validate_stage(stage, script_args, training_args, model_args, check_paths)
     return script_args, training_args, model_args
+
+
+def _one_line_parser_error(message: str) -> None:
+    """A bad override value (``--lora_alpha nan``) as one ConfigError line instead of argparse's usage and exit."""
+    raise ConfigError(f"command line: {message}.")
 
 
 def trains_on_cpu(recipe: dict, cli_argv: list[str]) -> bool:
@@ -435,7 +441,7 @@ def validate_stage(stage: str, script_args, training_args, model_args, check_pat
     if check_paths:
         check_before_launch(stage, script_args, training_args, model_args)
     else:
-        check_numeric_ranges(training_args)
+        check_numeric_ranges(training_args, script_args, model_args)
 
 
 def _validate_grpo(script_args, training_args) -> None:

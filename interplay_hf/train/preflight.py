@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from interplay_hf.errors import ConfigError
+from interplay_hf.inputs import check_number
+from interplay_hf.models import check_model_config, safetensors_shapes
 
 # field -> (lowest allowed, whether the bound itself is allowed, what the value means); None values are skipped.
 _RANGES: dict[str, tuple[float, bool, str]] = {
@@ -34,21 +36,40 @@ _RANGES: dict[str, tuple[float, bool, str]] = {
     "epsilon": (0, True, "the clipping range"),
     "num_iterations": (1, True, "optimisation passes per generation batch"),
 }
-_AT_MOST: dict[str, float] = {"top_p": 1.0}  # (0, 1]
+# field -> (low, high, low open, high open, what it means): two-sided ranges.
+_BETWEEN: dict[str, tuple[float, float, bool, bool, str]] = {
+    "top_p": (0, 1, True, False, "the nucleus mass; 1 = off"),
+    "adam_beta1": (0, 1, False, True, "AdamW's first-moment decay"),
+    "adam_beta2": (0, 1, False, True, "AdamW's second-moment decay"),
+    "warmup_ratio": (0, 1, False, False, "the warm-up share of the run"),
+    "min_p": (0, 1, False, False, "the minimum token probability"),
+}
 
 
-def check_numeric_ranges(training_args: Any) -> None:
-    """The numeric TRL/transformers arguments we use lie in their meaningful ranges."""
+def check_finite_fields(*arg_objects: Any) -> None:
+    """No float field of the parsed arguments is NaN or infinite: ``nan`` passes every ``x < low`` test and
+    trains NaN weights (``temperature: .nan``, ``beta: .inf``, ``learning_rate: .nan``)."""
+    import dataclasses
+
+    for args in arg_objects:
+        for f in dataclasses.fields(args) if dataclasses.is_dataclass(args) else ():
+            value = getattr(args, f.name, None)
+            if isinstance(value, float):
+                check_number(value, f.name)
+
+
+def check_numeric_ranges(training_args: Any, *other_args: Any) -> None:
+    """The numeric TRL/transformers arguments we use are finite and lie in their meaningful ranges."""
+    check_finite_fields(training_args, *other_args)
     for name, (low, inclusive, meaning) in _RANGES.items():
         value = getattr(training_args, name, None)
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        if value < low or (value == low and not inclusive):
-            bound = f">= {low}" if inclusive else f"> {low}"
-            raise ConfigError(f"{name}: must be {bound} ({meaning}), got {value}.")
-    top_p = getattr(training_args, "top_p", None)
-    if isinstance(top_p, (int, float)) and not 0 < top_p <= _AT_MOST["top_p"]:
-        raise ConfigError(f"top_p: must be in (0, 1], got {top_p}.")
+        check_number(value, name, low=low, low_open=not inclusive, meaning=meaning)
+    for name, (low, high, low_open, high_open, meaning) in _BETWEEN.items():
+        value = getattr(training_args, name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            check_number(value, name, low=low, high=high, low_open=low_open, high_open=high_open, meaning=meaning)
     max_steps = getattr(training_args, "max_steps", -1)
     if isinstance(max_steps, int) and max_steps == 0:
         raise ConfigError("max_steps: 0 trains nothing; give a positive number, or -1 to use num_train_epochs.")
@@ -68,22 +89,9 @@ def check_model_dir(value: str | None, field_name: str) -> None:
         extra = " (it holds *.bin weights: only safetensors are loaded)" if any(path.glob("*.bin")) else ""
         raise ConfigError(f"{field_name}: {value} has no *.safetensors weights{extra}; point it at a finished "
                           "stage or checkpoint folder.")
-    for weights in sorted(path.glob("*.safetensors")):
-        check_safetensors_header(weights, field_name)
-
-
-def check_safetensors_header(weights: Path, field_name: str) -> None:
-    """Open the file's header only (no tensor is read): a truncated or corrupt file fails here, in one line,
-    instead of as a traceback from every rank after launch."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(weights), framework="pt") as handle:
-            handle.keys()
-    except Exception as err:  # safetensors raises its own error type (and OSError) for unreadable files
-        reason = " ".join(str(err).split()) or type(err).__name__
-        raise ConfigError(f"{field_name}: {weights} is not a readable safetensors file ({reason}); re-save or "
-                          "copy the weights again.") from None
+    check_model_config(path, field_name)
+    for weights in sorted(path.glob("*.safetensors")):  # headers only: a truncated file fails here, not in every rank
+        safetensors_shapes(weights, field_name)
 
 
 def check_tokenizer_dir(value: str | None, field_name: str) -> None:
@@ -140,7 +148,7 @@ def check_before_launch(stage: str, script_args: Any, training_args: Any, model_
     """Everything above, in the order a user would fix it (paths only where they already exist)."""
     from interplay_hf.train.stage_output import check_output_dir
 
-    check_numeric_ranges(training_args)
+    check_numeric_ranges(training_args, script_args, model_args)
     check_resume(training_args)
     check_output_dir(script_args, training_args, model_args)
     check_model_dir(model_args.model_name_or_path, "model_name_or_path")

@@ -21,6 +21,7 @@ such answer; every official ``outcome_eval`` verdict is reproduced.
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -143,11 +144,26 @@ def _significant(digits: str) -> int:
     return len(digits.lstrip("+-").lstrip("0"))
 
 
+# A gold answer that reads as NaN or an infinity (a NaN cell, a float overflow) is no answer at all: a sample that
+# writes the same word must not be scored correct.
+_NON_FINITE_RE = re.compile(r"[+-]?(?:nan|inf|infinity)\.?", re.IGNORECASE)
+
+
+def gold_is_usable(gold: object) -> bool:
+    """A gold answer a sample can match: present, not empty, not NaN/inf (as a float or as text)."""
+    if gold is None or isinstance(gold, bool):
+        return False
+    if isinstance(gold, float) and not math.isfinite(gold):
+        return False
+    text = str(gold).strip()
+    return bool(text) and not _NON_FINITE_RE.fullmatch(text)
+
+
 def outcome_eval(pred: str | None, gold: str | int | None) -> bool:
     """Evaluation check (numeric, docs/verifier.md §1): the official ``exact_match`` without its float quirk."""
-    gold_text = "" if gold is None else str(gold).strip()
-    if not gold_text:
+    if not gold_is_usable(gold):
         return False
+    gold_text = str(gold).strip()
     pred_text = "" if pred is None else pred.strip()
     if pred_text == gold_text:
         return True  # every branch below agrees on identical strings; the usual case for a right answer
@@ -167,10 +183,9 @@ def normalise_rl_answer(text: str | None) -> str:
 
 def outcome_rl(pred: str | None, gold: str | int | None) -> bool:
     """RL check (string, docs/verifier.md §1): equal after ``strip()`` and ``rstrip(".")``; needs a gold answer."""
-    gold_text = "" if gold is None else str(gold)
-    if not gold_text:
+    if not gold_is_usable(gold):
         return False
-    return normalise_rl_answer(pred) == normalise_rl_answer(gold_text)
+    return normalise_rl_answer(pred) == normalise_rl_answer(str(gold))
 
 
 def gold_answer_from_solution(solution: str) -> str | None:

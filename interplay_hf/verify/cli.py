@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.guard.outputs import check_apart, check_file
+from interplay_hf.inputs import describe_missing, finite_float, is_readable_file, loads_strict
 from interplay_hf.verify.parser import DEFAULT_MAX_CHARS
 
 RESULT_FIELDS = (
@@ -52,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", metavar="FILE", default=None, help="output JSONL (default: stdout)")
     parser.add_argument("--mode", default="compat", choices=["compat", "strict_tokens"], help="verifier mode")
-    parser.add_argument("--alpha", type=float, default=0.2, help="outcome weight of the mixed reward (default 0.2)")
+    parser.add_argument("--alpha", type=finite_float, default=0.2, help="outcome weight of the mixed reward (default 0.2)")
     parser.add_argument(
         "--max-chars",
         type=int,
@@ -72,8 +73,9 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"--alpha must be in [0, 1] (the outcome weight), got {args.alpha}.")
     if args.max_chars is not None and args.max_chars <= 0:
         raise ConfigError(f"--max-chars must be a positive integer, got {args.max_chars}.")
-    if not Path(args.input).is_file():
-        raise ConfigError(f"--in {args.input}: no such file; pass a JSONL file with one row per completion.")
+    if not is_readable_file(args.input):  # a pipe (`--in <(cmd)`, /dev/stdin) is read once, like a file
+        raise ConfigError(f"--in {args.input}: {describe_missing(args.input)}; pass a JSONL file with one row per "
+                          "completion.")
     check_file(args.out, "--out")  # a FIFO or /dev/stdout is written through; the input is never written over
     check_apart(args.out, [("--in", args.input)], "--out")
 
@@ -92,14 +94,14 @@ def _row_problem(row: Any, args: argparse.Namespace) -> str | None:
         return f"{args.solution_key!r} must be a string, got {type(solution).__name__}"
     if graph is not None and not isinstance(graph, (str, dict)):
         return f"{args.graph_key!r} must be a JSON string or object, got {type(graph).__name__}"
-    if answer is not None and not isinstance(answer, (str, int, float)):
+    if answer is not None and (isinstance(answer, bool) or not isinstance(answer, (str, int, float))):
         return f"{args.answer_key!r} must be a string or number, got {type(answer).__name__}"
     has_solution = isinstance(solution, str) and solution.strip()
     if not has_solution and graph is None and answer is None:
         return f"no gold: give {args.solution_key!r}, {args.graph_key!r} or {args.answer_key!r}"
     if not has_solution and isinstance(graph, str):
         try:
-            json.loads(graph)
+            loads_strict(graph)
         except ValueError:
             return f"{args.graph_key!r} is not valid JSON"
     return None
@@ -133,9 +135,9 @@ def _score_stream(source: TextIO, sink: TextIO, args: argparse.Namespace) -> tup
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = loads_strict(line)
         except ValueError as err:
-            skipped.append(f"line {line_number}: invalid JSON ({err.msg})")
+            skipped.append(f"line {line_number}: invalid JSON ({getattr(err, 'msg', err)})")
             continue
         problem = _row_problem(row, args)
         if problem is not None:
@@ -146,7 +148,7 @@ def _score_stream(source: TextIO, sink: TextIO, args: argparse.Namespace) -> tup
         except Exception as err:  # noqa: BLE001 - one bad row must not stop the run
             skipped.append(f"line {line_number}: could not score ({type(err).__name__}: {err})")
             continue
-        sink.write(json.dumps(out, ensure_ascii=False) + "\n")
+        sink.write(json.dumps(out, ensure_ascii=False, allow_nan=False) + "\n")
         stats["rows"] += 1
         stats["outcome"] += bool(out["outcome"])
         stats["outcome_reward"] += bool(out["outcome_reward"])
