@@ -53,6 +53,10 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def write_json(path: str | Path, obj: object) -> Path:
+    """Strict JSON with secret-shaped strings redacted (results, reports, markers name user-given paths and ids)."""
+    from interplay_hf.redact import redact_patterns
+
+    obj = redact_patterns(obj)
     return write_atomic(path, lambda f: (json.dump(obj, f, indent=1, ensure_ascii=False, allow_nan=False), f.write("\n")))
 
 

@@ -100,6 +100,25 @@ def is_readable_file(path: str | os.PathLike) -> bool:
     return p.exists() and not p.is_dir()
 
 
+def path_kind(path: str | os.PathLike) -> str:
+    """What is at ``path``, in words for a message: "a symbolic link to a folder", "a file", "a named pipe (FIFO)"..."""
+    import stat
+
+    p = Path(path)
+    if p.is_symlink():
+        target = "a folder" if p.is_dir() else "a file" if p.exists() else "nothing (broken)"
+        return f"a symbolic link to {target}"
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return "missing"
+    for test, words in ((stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a file"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return words
+    return "a special file"
+
+
 def describe_missing(path: str | os.PathLike) -> str:
     """Why ``path`` is not a readable file, in words: missing, a folder (a symlink to one says so), or unreadable."""
     p = Path(path)

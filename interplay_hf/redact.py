@@ -49,6 +49,22 @@ def redact(obj: Any) -> Any:
     return obj
 
 
+def scrub_patterns(text: str) -> str:
+    """``text`` without what looks like a secret by its shape alone (prefixed tokens, URL passwords); unlike
+    :func:`scrub` it does not replace the values of secret environment variables, so it is safe on data."""
+    return _TOKEN_RE.sub(REDACTED, _URL_PASSWORD_RE.sub(rf"\1:{REDACTED}@", text))
+
+
+def redact_patterns(obj: Any) -> Any:
+    """A copy of a JSON-like value with secret-named keys and secret-shaped strings redacted (for files we write)."""
+    if isinstance(obj, dict):
+        return {key: REDACTED if is_secret_key(key) and value not in (None, "", False) else redact_patterns(value)
+                for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [redact_patterns(v) for v in obj]
+    return scrub_patterns(obj) if isinstance(obj, str) else obj
+
+
 def _known_tokens() -> list[str]:
     """The secrets this process holds: the Hub login and every secret-named environment variable."""
     found = [v for k, v in os.environ.items() if _SECRET_ENV_RE.search(k) and len(v) >= 8]
@@ -66,8 +82,7 @@ def scrub(text: str) -> str:
     and URL passwords."""
     for token in sorted(set(_known_tokens()), key=len, reverse=True):
         text = text.replace(token, REDACTED)
-    text = _URL_PASSWORD_RE.sub(rf"\1:{REDACTED}@", text)
-    return _TOKEN_RE.sub(REDACTED, text)
+    return scrub_patterns(text)
 
 
 def redact_env(env: Mapping[str, str]) -> dict[str, str]:

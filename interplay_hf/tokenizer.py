@@ -82,6 +82,15 @@ def number_pre_tokenizer(numbers: str = DEFAULT_NUMBERS):
     return pre_tokenizers.Split(Regex(NUMBER_GROUP_PATTERN), behavior="isolated")
 
 
+def check_vocab_size(vocab_size: int) -> None:
+    """Room for the special tokens and the 256 bytes, and not so large that the trainer's allocation aborts."""
+    if vocab_size <= len(SPECIAL_TOKENS) + 256:
+        raise ConfigError(f"vocab_size={vocab_size} is too small: it needs room for 10 special tokens and 256 bytes.")
+    if vocab_size > MAX_VOCAB_SIZE:
+        raise ConfigError(f"vocab_size={vocab_size:,} is too large: at most {MAX_VOCAB_SIZE:,} (the paper uses "
+                          f"{DEFAULT_VOCAB_SIZE:,}).")
+
+
 def build_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE, numbers: str = DEFAULT_NUMBERS):
     """Train a byte-level BPE tokenizer on ``texts`` and wrap it as a ``PreTrainedTokenizerFast``.
 
@@ -92,11 +101,7 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE, 
 
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    if vocab_size <= len(SPECIAL_TOKENS) + 256:
-        raise ConfigError(f"vocab_size={vocab_size} is too small: it needs room for 10 special tokens and 256 bytes.")
-    if vocab_size > MAX_VOCAB_SIZE:
-        raise ConfigError(f"vocab_size={vocab_size:,} is too large: at most {MAX_VOCAB_SIZE:,} (the paper uses "
-                          f"{DEFAULT_VOCAB_SIZE:,}).")
+    check_vocab_size(vocab_size)
     # Rayon-parallel word counting is deterministic in counts, but keep training single-threaded so the
     # merge order never depends on thread scheduling.
     os.environ.setdefault("RAYON_NUM_THREADS", "1")
@@ -301,6 +306,7 @@ def build_tokenizer_from_dataset(
 
     from interplay_hf.data.build import load_built
 
+    check_vocab_size(vocab_size)  # before reading the data
     path = Path(dataset_path)
     if not path.exists():
         raise ConfigError(f"--dataset {dataset_path}: no saved dataset there; build it with `interplay-hf data build`.")

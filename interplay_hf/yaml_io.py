@@ -5,7 +5,8 @@ Bounds, because a recipe is a small hand-written file and anything else is a mis
 :data:`MAX_YAML_BYTES` of UTF-8 text (a binary file gets one line saying so), and at most
 :data:`MAX_EXPANDED_NODES` nodes once every alias and merge key is expanded (YAML anchors can describe
 exponentially large documents in a few lines, which would hang the planner that walks them), no recursive
-aliases, and no nesting deep enough to exhaust Python's stack.
+aliases, and no nesting deep enough to exhaust Python's stack. A key written twice in one mapping is an error
+(YAML would keep the last one silently).
 """
 
 from __future__ import annotations
@@ -47,6 +48,32 @@ def _expanded_size(node, sizes: dict[int, int], open_nodes: set[int], where: str
     return size
 
 
+def _reject_duplicate_keys(root, where: str) -> None:
+    """A key written twice in one mapping (a stage, a split, ``learning_rate``) is a mistake: YAML lets the last
+    one win silently. Merge keys (``<<: *base``) may be overridden; that is what they are for."""
+    import yaml
+
+    seen_nodes: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + 1
+                    if key.value in keys:
+                        raise ConfigError(f"{where}: line {line}: key {key.value!r} is already set on line "
+                                          f"{keys[key.value]} of the same mapping; keep one")
+                    keys[key.value] = line
+                stack.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
 def parse_yaml_text(text: str, where: str) -> Any:
     """``yaml.safe_load(text)`` with the bounds above; ``where`` names the source in error messages."""
     import yaml
@@ -58,6 +85,7 @@ def parse_yaml_text(text: str, where: str) -> Any:
         if node is None:
             return None
         _expanded_size(node, {}, set(), where)
+        _reject_duplicate_keys(node, where)
         return loader.construct_document(node)
     except yaml.YAMLError as err:
         raise ConfigError(f"{where} is not valid YAML: {' '.join(str(err).split())}") from None

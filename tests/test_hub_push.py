@@ -184,11 +184,12 @@ def test_real_push_to_an_unreachable_endpoint_is_a_clear_error_without_the_token
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # discard port: refused at once
     monkeypatch.setenv("HF_TOKEN", SENTINEL)
-    with pytest.raises(ConfigError, match="cannot reach the Hub at http://127.0.0.1:9") as err:
+    # the network, not the user's input: the I/O policy (exit 1), not a ConfigError (exit 2)
+    with pytest.raises(ConnectionError, match="cannot reach the Hub at http://127.0.0.1:9") as err:
         push(stage, "me/mini")
     assert SENTINEL not in str(err.value)
     plan = plan_push(stage, "me/mini")
-    with pytest.raises(ConfigError, match="cannot reach"):
+    with pytest.raises(ConnectionError, match="cannot reach"):
         execute_plan(plan)
 
 

@@ -39,6 +39,7 @@ from interplay_hf.data.text import make_prompt
 from interplay_hf.data.token_shares import row_share_mixture, token_counter
 from interplay_hf.errors import ConfigError
 from interplay_hf.guard.outputs import check_apart, check_folder, output_lock, rename_noreplace, staging_dir
+from interplay_hf.inputs import path_kind
 
 BLOCK = 1000  # rows per generation task == Arrow writer batch (keeps record batches aligned)
 RECIPE_FILE = "recipe.yaml"
@@ -486,9 +487,8 @@ def check_replaceable(target: Path, overwrite: bool) -> None:
     if not overwrite:
         raise ConfigError(f"output_dir {str(target)!r} already exists; pass --overwrite to replace it")
     if target.is_symlink() or not target.is_dir():
-        kind = "symlink" if target.is_symlink() else "file"
-        raise ConfigError(f"output_dir {str(target)!r} is a {kind}, not a dataset folder; refusing to replace it "
-                          "(choose another --output-dir or remove it yourself)")
+        raise ConfigError(f"output_dir {str(target)!r} is {path_kind(target)}, not a dataset folder; refusing to "
+                          "replace it (choose another --output-dir or remove it yourself)")
     if not (target / REPORT_FILE).is_file() and any(target.iterdir()):
         raise ConfigError(f"output_dir {str(target)!r} is not a dataset built by interplay-hf (no {REPORT_FILE}); "
                           "--overwrite replaces only our builds: choose another --output-dir or remove it yourself")

@@ -112,8 +112,8 @@ def records_in(results: Results, regime: str | None = None, context: str | None 
     return records
 
 
-def load_results(path: str | Path) -> Results:
-    """results.json of an eval directory (or the file itself)."""
+def load_results(path: str | Path, need_problems: bool = False) -> Results:
+    """results.json of an eval directory (or the file itself), its counts checked (``results_check``)."""
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_FILE
@@ -129,5 +129,5 @@ def load_results(path: str | Path) -> Results:
     if missing:
         raise ConfigError(f"{path}: a results.json of another version (missing {', '.join(missing)}); re-run the "
                           "evaluation that wrote it")
-    check_results(path, results)
+    check_results(path, results, need_problems)
     return results

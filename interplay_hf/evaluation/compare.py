@@ -194,7 +194,7 @@ def compare_runs(run_dirs: Sequence[str], labels: Sequence[str] | None, out_dir:
     spec = intervals or BootstrapSpec()
     if not run_dirs:
         raise ConfigError("report: give at least one eval directory")
-    loaded = [load_results(d) for d in run_dirs]
+    loaded = [load_results(d, need_problems=True) for d in run_dirs]
     if labels is None:
         labels = [Path(d).name or str(d) for d in run_dirs]
     if len(labels) != len(loaded):

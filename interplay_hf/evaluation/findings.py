@@ -239,7 +239,7 @@ def _aligned_values(comp: Comparison, root: Path) -> tuple[list[list[float]], li
     metric, k = comp.metric_and_k()
     runs = {side: getattr(comp, side) if isinstance(getattr(comp, side), tuple) else (getattr(comp, side),)
             for side in ("a", "b")}
-    records = {p: records_in(load_results(root / p), comp.regime, comp.context) for side in runs for p in runs[side]}
+    records = {p: records_in(load_results(root / p, need_problems=True), comp.regime, comp.context) for side in runs for p in runs[side]}
     first = runs["a"][0]
     if not records[first]:
         raise ConfigError(f"{first}: no problems in regime {comp.regime!r}; check the regime name")
@@ -290,7 +290,7 @@ def evaluate_comparison(comp: Comparison, root: Path, spec: BootstrapSpec) -> di
     if comp.seeded:
         return _pooled_comparison(comp, root)
     metric, k = comp.metric_and_k()
-    a, b = load_results(root / comp.a), load_results(root / comp.b)
+    a, b = load_results(root / comp.a, need_problems=True), load_results(root / comp.b, need_problems=True)
     if comp.metric == "right_answer_unverified":
         values_a, values_b, _ = _aligned_values(comp, root)
         rec = paired_difference(values_a[0], values_b[0], spec)

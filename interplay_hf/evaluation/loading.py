@@ -28,6 +28,7 @@ def check_local_model(model: str, subfolder: str | None, tokenizer: str | None) 
     if not root.exists():
         if model.startswith((".", "/", "~")) or os.sep in model.strip("/").split("/", 1)[-1]:
             raise ConfigError(f"--model {model!r}: no such directory (a Hub repo id looks like 'owner/name')")
+        check_hub_reachable(model, subfolder)
         return None
     path = root / subfolder if subfolder else root
     if not path.is_dir():
@@ -47,6 +48,31 @@ def check_local_model(model: str, subfolder: str | None, tokenizer: str | None) 
         for weights in sorted(path.glob("*.safetensors")):  # a half-written file: one line now, not a traceback later
             safetensors_shapes(weights, "--model")
     return path
+
+
+def check_hub_reachable(repo_id: str, subfolder: str | None, timeout_s: float = 5.0) -> None:
+    """A repo that is not in the local cache needs the Hub: if its endpoint does not even accept a connection, say
+    so at once (the libraries retry for about a minute and then blame the repo id)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    from interplay_hf.redact import scrub
+
+    if _offline():
+        return
+    cached = try_to_load_from_cache(repo_id, f"{subfolder.strip('/')}/config.json" if subfolder else "config.json")
+    if isinstance(cached, str):
+        return  # loadable from the cache even without a network
+    url = urlsplit(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=timeout_s).close()
+    except OSError as err:
+        raise ConnectionError(scrub(f"cannot reach the Hub at {constants.ENDPOINT} to load {repo_id} (a network "
+                                    f"problem, not the repo id: {err.strerror or err}); check the connection or "
+                                    "HF_ENDPOINT, or use a local model folder")) from None
 
 
 def is_adapter_dir(path: Path) -> bool:

@@ -59,14 +59,15 @@ def check_record(path: Path, i: int, record: Any) -> None:
             raise _fail(path, f"{where}.{key}", value, "null or a number in [0, 1]")
 
 
-def check_results(path: Path, results: dict) -> None:
-    """The whole file: samples per problem, the k list and every problem record."""
+def check_results(path: Path, results: dict, need_problems: bool = False) -> None:
+    """The whole file: samples per problem, the k list and every problem record; ``need_problems`` for readers
+    that compare or select (an empty run has nothing to say there, and "solved by neither" would be wrong)."""
     n, ks = results.get("n"), results.get("k")
     if not _is_int(n) or n < 1:
         raise _fail(path, "n", n, "a positive integer (samples per problem)")
     if not isinstance(ks, list) or not all(_is_int(k) and 1 <= k <= n for k in ks):
         raise _fail(path, "k", ks, f"a list of integers in 1..n ({n})")
-    if not results["problems"]:
+    if need_problems and not results["problems"]:
         raise ConfigError(f"{path}: holds no problems (problems: []), so nothing can be compared or selected; "
                           "re-run the evaluation on a non-empty eval set")
     for i, record in enumerate(results["problems"]):

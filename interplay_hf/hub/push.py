@@ -14,8 +14,10 @@ from interplay_hf.hub.names import check_repo_id, check_revision
 from interplay_hf.hub.upload_plan import UploadPlan, has_weights, is_dataset_dir, plan_push, stage_files
 
 
-def _hub_error(err: Exception, repo_id: str) -> ConfigError:
-    """A user-facing message for a failed Hub call (never includes a token)."""
+def _hub_error(err: Exception, repo_id: str) -> ConfigError | ConnectionError:
+    """A user-facing message for a failed Hub call (never includes a token): the user's mistake (offline mode,
+    login, access, a refused request) is a ConfigError (exit 2); the network or a server error is a
+    ConnectionError (the I/O policy, exit 1)."""
     from huggingface_hub import constants
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
@@ -30,8 +32,10 @@ def _hub_error(err: Exception, repo_id: str) -> ConfigError:
         if status == 403:
             return ConfigError(f"cannot push to {repo_id}: your token has no write access to it (check the namespace and token scope).")
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return ConfigError(scrub(f"the Hub refused the push to {repo_id} (HTTP {status}): {first}"))
-    return ConfigError(scrub(f"cannot reach the Hub at {constants.ENDPOINT} to push {repo_id}: {type(err).__name__}: {err}"))
+        message = scrub(f"the Hub refused the push to {repo_id} (HTTP {status}): {first}")
+        return ConnectionError(message) if status is not None and status >= 500 else ConfigError(message)
+    return ConnectionError(scrub(f"cannot reach the Hub at {constants.ENDPOINT} to push {repo_id} (a network "
+                                 f"problem, not the repo id): {type(err).__name__}: {err}"))
 
 
 def _hub_exceptions() -> tuple[type[BaseException], ...]:
@@ -211,9 +215,7 @@ class TrainedStagePush:
     """
 
     def check(self, training_args: Any) -> None:
-        if getattr(training_args, "hub_token", None):
-            raise ConfigError("hub_token: tokens are not taken as settings (they would end up in logs); "
-                              "run `hf auth login` or set HF_TOKEN")
+        # a hub_token setting is refused for every stage, pushing or not (train.config.validate_stage)
         check_can_push(training_args.hub_model_id, "hub_model_id")
         check_revision(getattr(training_args, "hub_revision", None))
 

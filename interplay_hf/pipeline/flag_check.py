@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.pipeline.schema import STAGE_TYPES, Plan, PlannedStage, StageType
+from interplay_hf.pipeline.value_check import check_stage_values
 
 
 def check_stage_fields(plan: Plan) -> None:
@@ -38,6 +39,7 @@ def check_stage_fields(plan: Plan) -> None:
                                       f"flags: {', '.join(sorted(eval_fields))}")
         elif STAGE_TYPES[stage.type].program == "interplay-hf":
             _check_cli_args(stage, STAGE_TYPES[stage.type])
+        check_stage_values(stage, plan.root)
 
 
 def _check_cli_args(stage: PlannedStage, stage_type: StageType) -> None:

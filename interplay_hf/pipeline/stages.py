@@ -295,7 +295,12 @@ def _env(body: dict, defaults: Defaults, where: str) -> dict[str, str]:
     for source, env in (("defaults", defaults.env), (where, body.get("env"))):
         if not isinstance(env or {}, dict):
             raise ConfigError(f"{source}.env: a mapping NAME -> value")
-    return {str(k): str(v) for k, v in {**(defaults.env or {}), **(body.get("env") or {})}.items()}
+        for key, value in (env or {}).items():  # None would reach the stage as "None", a list as "[1, 2]"
+            if not isinstance(value, (str, int, float, bool)):
+                raise ConfigError(f"{source}.env.{key}: {type(value).__name__ if value is not None else 'null'} is "
+                                  "not an environment value; give a string, number or boolean (quote it)")
+    env = {**(defaults.env or {}), **(body.get("env") or {})}
+    return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in env.items()}
 
 
 def _after(body: dict, where: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Held-out evaluation during training: per-document cross-entropy and (optionally) strict accuracy.
+"""Callbacks of both training scripts: held-out evaluation (per-document cross-entropy and, optionally, strict
+accuracy) and the non-finite loss guard.
 
 Why: with packed pre-training the logged training loss is measured on 2,048-token packs whose
 documents can attend to each other; on near-identical synthetic problems that makes the loss much
@@ -9,6 +10,8 @@ for sampling is the cross-entropy of one document on its own, so every stage tra
 from __future__ import annotations
 
 import logging
+import math
+import os
 import random
 
 from transformers import TrainerCallback
@@ -239,6 +242,49 @@ def split_model_text(text: str) -> dict | None:
         return None
     answer = tail.split("<answer>", 1)[1].split("</answer>", 1)[0].strip()
     return {"prompt": head + sep, "solution": f"{body.strip()} Answer: {answer}.", "answer": answer}
+
+
+class NonFiniteLossGuard(TrainerCallback):
+    """Stop at the first NaN or infinite ``loss`` or ``grad_norm`` and keep what was good.
+
+    A non-finite loss (or gradient norm: the update after it is garbage) means every later step trains NaN
+    weights; the Trainer would carry on, save them as checkpoints and exit 0. Here a save step always logs first
+    (``should_log``), the log that shows the non-finite value cancels that save and stops training, so the
+    newest checkpoint on disk is the last one taken before it; :meth:`raise_if_tripped` then fails the stage.
+    """
+
+    WATCHED = ("loss", "grad_norm")
+
+    def __init__(self) -> None:
+        self.tripped: tuple[int, str, float] | None = None  # (global step, key, value)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_save:
+            control.should_log = True  # check the loss of the steps since the last log before saving them
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for key in self.WATCHED:
+            value = (logs or {}).get(key)
+            if isinstance(value, (int, float)) and not math.isfinite(value) and self.tripped is None:
+                self.tripped = (state.global_step, key, value)
+        if self.tripped is not None:
+            control.should_save = False
+            control.should_training_stop = True
+        return control
+
+    def raise_if_tripped(self, output_dir: str) -> None:
+        """ConfigError naming the step, the value and the last good checkpoint, if training hit a non-finite value."""
+        if self.tripped is None:
+            return
+        from transformers.trainer_utils import get_last_checkpoint
+
+        step, key, value = self.tripped
+        last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+        kept = f"the last good checkpoint is {last}" if last else "no checkpoint was taken before it"
+        raise ConfigError(f"training stopped at step {step}: {key} is {value} (non-finite); the weights after it "
+                          f"were not saved and {kept}; lower learning_rate, set max_grad_norm, or check the data "
+                          "and the model's dtype")
 
 
 def add_heldout_eval(

@@ -376,9 +376,19 @@ def _path_or_hub(value: str, field_name: str, what: str) -> None:
     raise ConfigError(f"{field_name}: {what} {value!r} does not exist (not a local path, not a Hub id).")
 
 
+def reject_hub_token(value: Any) -> None:
+    """A token is never a setting: the Trainer pickles its arguments into ``training_args.bin`` of the stage and
+    of every checkpoint, and a stage's args reach markers and logs. Pushes read the login or ``HF_TOKEN``."""
+    if value:
+        raise ConfigError("hub_token: tokens are not taken as settings (they would be saved in training_args.bin "
+                          "and logs); run `hf auth login` or set HF_TOKEN")
+
+
 def validate_stage(stage: str, script_args, training_args, model_args, check_paths: bool = True) -> None:
     """Cross-field checks that need no model: fail fast with the field name and the fix."""
     from interplay_hf.models import PRESETS
+
+    reject_hub_token(getattr(training_args, "hub_token", None))
 
     def exists(value: str, field_name: str, what: str) -> None:
         if check_paths:

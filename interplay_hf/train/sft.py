@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from interplay_hf.train.callbacks import add_heldout_eval, split_heldout
+from interplay_hf.train.callbacks import NonFiniteLossGuard, add_heldout_eval, split_heldout
 from interplay_hf.train.common import (
     StagePusher,
     apply_budget,
@@ -64,7 +64,10 @@ def main(script_args, training_args, model_args) -> None:
     skip_trl_model_card(trainer)
     add_heldout_eval(trainer, heldout, train_split, script_args, tokenizer, training_args.dataset_text_field)
 
+    guard = NonFiniteLossGuard()
+    trainer.add_callback(guard)
     train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    guard.raise_if_tripped(training_args.output_dir)  # before finish(): NaN weights are never saved as the model
     finish(trainer, train_result, script_args, training_args, model_args, [budget_note] if budget_note else [])
     trainer.end()
 
