@@ -249,10 +249,10 @@ def test_pipeline_secrets_stay_off_screen_and_disk(tmp_path):
     dry = run("pipeline", "p.yaml", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert "PLAIN=visible" in dry.stdout and "postgres://admin:<redacted>@db" in dry.stdout
-    run = run("pipeline", "p.yaml", cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
+    ran = run("pipeline", "p.yaml", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
     assert (tmp_path / "runs" / "sec" / "s" / ".done").is_file()
-    assert secrets_in(tmp_path / "runs", dry.stdout, dry.stderr, run.stdout, run.stderr) == []
+    assert secrets_in(tmp_path / "runs", dry.stdout, dry.stderr, ran.stdout, ran.stderr) == []
 
 
 def test_an_endpoint_password_is_never_echoed_and_the_network_is_named(tmp_path, tiny_model_dir):
