@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import make_results
-from test_cli_robustness import REPO_ROOT, assert_one_line_error, cli
+from conftest import REPO_ROOT, assert_one_line_error, cli, make_results
 
 SECRETS = {  # what must never appear on screen or on disk
     "ghp_abcdefghijklmnopqrstuvwxyz0123456789": "a GitHub token in a shell command",
@@ -29,11 +28,6 @@ SECRETS = {  # what must never appear on screen or on disk
     "dbpassw0rd": "the password inside DATABASE_URL",
     "credsecret99": "a *_CREDENTIAL variable",
 }
-
-
-def run(*args: str, timeout: float = 900, **kwargs) -> subprocess.CompletedProcess:
-    """The command line in a subprocess, with a limit generous enough for a loaded machine (imports take long)."""
-    return cli(*args, timeout=timeout, **kwargs)
 
 
 def secrets_in(root: Path, *texts: str) -> list[str]:
@@ -59,7 +53,7 @@ def secrets_in(root: Path, *texts: str) -> list[str]:
     (["tokenizer", "--dataset", "nowhere", "--output-dir", "t", "--vocab-size", "1000000000"], "at most 1,000,000"),
 ])
 def test_non_finite_and_absurd_numbers_are_one_line(tmp_path, args, needle):
-    assert_one_line_error(run(*args, cwd=tmp_path), 2, needle)
+    assert_one_line_error(cli(*args, cwd=tmp_path), 2, needle)
     assert not any(tmp_path.iterdir())
 
 
@@ -75,7 +69,7 @@ def test_train_dry_run_refuses_non_finite_settings_and_tokens(tmp_path, tiny_mod
     recipe = tmp_path / "grpo.yaml"
     recipe.write_text(f"model_name_or_path: {tiny_model_dir}\ndataset_path: {tmp_path / 'data'}\nuse_cpu: true\n"
                       f"num_generations: 2\nper_device_train_batch_size: 2\nmax_steps: 1\n{override}\n")
-    result = run("train", "grpo", "--config", str(recipe), "--dry-run", cwd=tmp_path)
+    result = cli("train", "grpo", "--config", str(recipe), "--dry-run", cwd=tmp_path)
     assert "AbCdEfGhIjKlMnOp" not in result.stdout + result.stderr
     assert_one_line_error(result, 2, needle)
 
@@ -107,10 +101,10 @@ def _results_with(problem_update: dict | None = None, **top) -> dict:
 def test_results_counts_are_checked_on_read(tmp_path, results, needle):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "results.json").write_text(json.dumps(results))
-    err = assert_one_line_error(run("report", "bad", "--output-dir", "rep", cwd=tmp_path), 2, needle)
+    err = assert_one_line_error(cli("report", "bad", "--output-dir", "rep", cwd=tmp_path), 2, needle)
     assert "bad/results.json" in err
     if results["problems"]:
-        assert_one_line_error(run("select-edge", "--results", "bad", "--k", "1", "--output-dir", "edge",
+        assert_one_line_error(cli("select-edge", "--results", "bad", "--k", "1", "--output-dir", "edge",
                                   cwd=tmp_path), 2, needle)
 
 
@@ -118,7 +112,7 @@ def test_a_nan_in_results_json_names_the_file(tmp_path):
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "results.json").write_text(json.dumps(_results_with()).replace('"chance_p": 0.25',
                                                                                        '"chance_p": NaN'))
-    assert_one_line_error(run("report", "r", "--output-dir", "rep", cwd=tmp_path), 2, "r/results.json", "NaN")
+    assert_one_line_error(cli("report", "r", "--output-dir", "rep", cwd=tmp_path), 2, "r/results.json", "NaN")
 
 
 # --- JSON lines: bounded depth, no NaN, typed fields, pipes ------------------------------------------
@@ -142,7 +136,7 @@ def test_verify_skips_deep_nan_and_mistyped_rows_and_never_scores_a_nan_gold(tmp
         json.dumps({"completion": "<answer>1</answer>", "answer": True}),
     ]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
-    result = run("verify", "--in", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    result = cli("verify", "--in", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert "line 2: invalid JSON (nested deeper than 64 levels)" in result.stderr
     assert "line 3: invalid JSON (NaN is not valid JSON" in result.stderr
@@ -163,7 +157,7 @@ def test_verify_reads_stdin_and_process_substitution(tmp_path):
         assert json.loads(result.stdout)["outcome"] is True
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to("real")
-    assert_one_line_error(run("verify", "--in", "link", cwd=tmp_path), 2, "is a folder (through a symbolic link)")
+    assert_one_line_error(cli("verify", "--in", "link", cwd=tmp_path), 2, "is a folder (through a symbolic link)")
 
 
 @pytest.mark.parametrize("line, needle", [
@@ -175,7 +169,7 @@ def test_verify_reads_stdin_and_process_substitution(tmp_path):
 ])
 def test_eval_data_rows_are_checked_before_the_model_loads(tmp_path, tiny_model_dir, line, needle):
     (tmp_path / "d.jsonl").write_text(json.dumps(_row()) + "\n" + line + "\n")
-    result = run("eval", "--model", str(tiny_model_dir), "--data", "d.jsonl", "--n", "2", "--k", "1",
+    result = cli("eval", "--model", str(tiny_model_dir), "--data", "d.jsonl", "--n", "2", "--k", "1",
                  "--output-dir", "out", cwd=tmp_path)
     assert_one_line_error(result, 2, "--data d.jsonl", needle)
 
@@ -197,7 +191,7 @@ def test_a_zero_length_or_truncated_arrow_file_is_one_line(tmp_path, saved_text_
     arrow = next((saved_text_dataset / "train").glob("*.arrow"))
     with open(arrow, "r+b") as f:
         f.truncate(size)
-    result = run("tokenizer", "--dataset", str(saved_text_dataset), "--output-dir", "tok", cwd=tmp_path)
+    result = cli("tokenizer", "--dataset", str(saved_text_dataset), "--output-dir", "tok", cwd=tmp_path)
     assert_one_line_error(result, 2, str(saved_text_dataset), "corrupt or truncated")
 
 
@@ -214,7 +208,7 @@ def test_half_written_weights_and_a_bad_config_are_one_line(tmp_path, tiny_model
     for model, needle in ((half, "half/model.safetensors is not a readable safetensors file"),
                           (bad, "has hidden_size = -5")):
         for command in (["eval", "--n", "2", "--k", "1"], ["select-edge", "--n", "2", "--k", "1", "--ops", "2"]):
-            result = run(*command, "--model", str(model), "--data", "d.jsonl", "--output-dir", "o", cwd=tmp_path)
+            result = cli(*command, "--model", str(model), "--data", "d.jsonl", "--output-dir", "o", cwd=tmp_path)
             assert_one_line_error(result, 2, needle)
             assert not (tmp_path / "o").exists()
 
@@ -230,7 +224,7 @@ def test_compute_refuses_a_corrupt_trainer_state(tmp_path, tiny_model_dir, state
     shutil.copytree(tiny_model_dir, stage)
     (stage / "recipe.yaml").write_text("learning_rate: 0.001\n")
     (stage / "trainer_state.json").write_text(json.dumps(state))
-    assert_one_line_error(run("compute", "stage", cwd=tmp_path), 2, "stage/trainer_state.json", needle)
+    assert_one_line_error(cli("compute", "stage", cwd=tmp_path), 2, "stage/trainer_state.json", needle)
 
 
 # --- secrets: never on screen, never on disk ---------------------------------------------------------
@@ -246,10 +240,10 @@ def test_pipeline_secrets_stay_off_screen_and_disk(tmp_path):
                 "PLAIN": "visible"},
     }}}
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(pipeline))
-    dry = run("pipeline", "p.yaml", "--dry-run", cwd=tmp_path)
+    dry = cli("pipeline", "p.yaml", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert "PLAIN=visible" in dry.stdout and "postgres://admin:<redacted>@db" in dry.stdout
-    ran = run("pipeline", "p.yaml", cwd=tmp_path)
+    ran = cli("pipeline", "p.yaml", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert (tmp_path / "runs" / "sec" / "s" / ".done").is_file()
     assert secrets_in(tmp_path / "runs", dry.stdout, dry.stderr, ran.stdout, ran.stderr) == []
@@ -260,9 +254,9 @@ def test_an_endpoint_password_is_never_echoed_and_the_network_is_named(tmp_path,
            "HF_TOKEN": "hf_" + "Q" * 30}
     stage = tmp_path / "stage"
     shutil.copytree(tiny_model_dir, stage)
-    push = run("push", "stage", "--repo-id", "me/x", cwd=tmp_path, env=env)
+    push = cli("push", "stage", "--repo-id", "me/x", cwd=tmp_path, env=env)
     assert_one_line_error(push, 1, "cannot reach the Hub", "a network problem, not the repo id")
-    released = run("eval", "--released", "ctx-0.01-rl-strict", "--data", "d.jsonl", "--n", "2", "--k", "1",
+    released = cli("eval", "--released", "ctx-0.01-rl-strict", "--data", "d.jsonl", "--n", "2", "--k", "1",
                    "--output-dir", "o", cwd=tmp_path, env={**env, "HF_TOKEN": ""})
     assert_one_line_error(released, 1, "cannot reach the Hub", "not the repo id")
     assert secrets_in(tmp_path, push.stderr, released.stderr) == []
@@ -297,18 +291,18 @@ def _quickstart_variant(tmp_path: Path, change) -> Path:
 ])
 def test_pipeline_dry_run_runs_the_checks_of_later_stages(tmp_path, change, needle):
     path = _quickstart_variant(tmp_path, change)
-    result = run("pipeline", str(path), "--dry-run", cwd=tmp_path)
+    result = cli("pipeline", str(path), "--dry-run", cwd=tmp_path)
     assert "AbCdEfGhIjKlMnOp" not in result.stdout + result.stderr
     assert_one_line_error(result, 2, needle)
 
 
 def test_duplicate_yaml_keys_name_the_file_line_and_key(tmp_path):
     (tmp_path / "r.yaml").write_text("model_preset: qwen2-1m\nlearning_rate: 1.0e-3\nseed: 0\nlearning_rate: 2.0e-3\n")
-    assert_one_line_error(run("train", "sft", "--config", "r.yaml", "--dry-run", cwd=tmp_path), 2,
+    assert_one_line_error(cli("train", "sft", "--config", "r.yaml", "--dry-run", cwd=tmp_path), 2,
                           "r.yaml", "line 4: key 'learning_rate' is already set on line 2")
     text = QUICKSTART.read_text() + "  report:\n    type: report\n    args: {evals: \"${eval}\"}\n"
     (tmp_path / "p.yaml").write_text(text)
-    assert_one_line_error(run("pipeline", "p.yaml", "--dry-run", cwd=tmp_path), 2, "p.yaml", "key 'report'")
+    assert_one_line_error(cli("pipeline", "p.yaml", "--dry-run", cwd=tmp_path), 2, "p.yaml", "key 'report'")
 
 
 # --- a trainer that produces a non-finite loss stops and keeps the last good checkpoint ----------------
@@ -328,7 +322,7 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp
               "heldout_split": "none", "disable_tqdm": True, "report_to": "none", "seed": 0,
               "output_dir": str(tmp_path / "out")}
     (tmp_path / "nan.yaml").write_text(yaml.safe_dump(recipe))
-    result = run("train", "sft", "--config", "nan.yaml", cwd=tmp_path)
+    result = cli("train", "sft", "--config", "nan.yaml", cwd=tmp_path)
     err = [line for line in result.stderr.splitlines() if "error:" in line]
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert len(err) == 1 and "training stopped at step 2" in err[0] and "checkpoint-1" in err[0], err
