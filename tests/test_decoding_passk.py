@@ -6,9 +6,8 @@ runs together: the BCa interval undercovers at such rates, evaluation/stats.py),
 compared by the exact two-sided conditional binomial (sign) test at 5% instead.
 
 The model is ``tests/fixtures/decode_model`` (tests/fixtures/README.md): a ~0.86M-parameter Qwen2 pre-trained on
-op-2 zoo problems, stored in bf16 (< 2 MB) and run here in fp32. It answers ~62% of them but has not learnt to copy
-its variable names, so almost no sample is process-verified (3 of 12,800 from ``generate``, 0 from the fast path when
-this test was written: p = 0.25 by the sign test) and the outcome pass@k and process-score intervals carry the check.
+op-2 zoo problems (the mini study v2's fp32 phase-1 base), stored in bf16 (< 2 MB) and run here in fp32. About a
+quarter of its op-2 samples are process-verified, so process pass@k itself is compared over problems.
 """
 
 from __future__ import annotations
