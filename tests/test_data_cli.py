@@ -74,7 +74,8 @@ def test_build_writes_the_hub_dataset_card_and_pushes_through_the_hub_layer(tmp_
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # discard port: refused at once
     monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 30)
-    assert main(["data", "build", str(recipe), "--output-dir", str(out), "--push-to-hub", "me/other"]) == 2
+    # an unreachable Hub is an I/O failure (exit 1), not the user's input mistake (exit 2); the build is kept
+    assert main(["data", "build", str(recipe), "--output-dir", str(out), "--push-to-hub", "me/other"]) == 1
     assert "cannot reach the Hub at http://127.0.0.1:9 to push me/other" in capsys.readouterr().err
     card = (out / "README.md").read_text(encoding="utf-8")
     assert card == str(render_dataset_card(out))  # the card `interplay-hf push` sends, one renderer
