@@ -264,23 +264,26 @@ def _values(records: list[dict], name: str, metric: str, k: int | None, where: s
     return [(r["outcome_correct"] - r["process_correct"]) / r["n"] for r in records]
 
 
+def _seed_pairs(num_a: int, num_b: int) -> list[tuple[int, int]]:
+    """Seed s of b against seed s of a; a one-run arm stands against every seed of the other."""
+    return [(min(i, num_a - 1), min(i, num_b - 1)) for i in range(max(num_a, num_b))]
+
+
 def _per_seed(comp: Comparison, a: list[list[float]], b: list[list[float]]) -> list[dict]:
-    """Each seed's own difference: seed s of b against seed s of a (or against the one run of a single arm)."""
-    mean = lambda v: sum(v) / len(v)  # noqa: E731
-    pairs = max(len(a), len(b))
+    """Each seed's own difference (the seed pairing of ``_seed_pairs``)."""
     label = lambda runs, i: runs[i] if isinstance(runs, tuple) else runs  # noqa: E731
-    return [{"a": label(comp.a, min(i, len(a) - 1)), "b": label(comp.b, min(i, len(b) - 1)),
-             "difference": mean(b[min(i, len(b) - 1)]) - mean(a[min(i, len(a) - 1)])} for i in range(pairs)]
+    return [{"a": label(comp.a, i), "b": label(comp.b, j), "difference": sum(b[j]) / len(b[j]) - sum(a[i]) / len(a[i])}
+            for i, j in _seed_pairs(len(a), len(b))]
 
 
-def _solved_changes(comp: Comparison, records: list[list[dict]], num_a: int) -> list[dict]:
+def _solved_changes(records: list[list[dict]], num_a: int) -> list[dict]:
     """Per seed pairing: problems with no verified sample in a and at least one in b (gained), the reverse (lost)."""
     a_runs, b_runs = records[:num_a], records[num_a:]
     out = []
-    for i in range(max(len(a_runs), len(b_runs))):
-        ra, rb = a_runs[min(i, len(a_runs) - 1)], b_runs[min(i, len(b_runs) - 1)]
-        gained = sum(x["process_correct"] == 0 < y["process_correct"] for x, y in zip(ra, rb))
-        lost = sum(y["process_correct"] == 0 < x["process_correct"] for x, y in zip(ra, rb))
+    for i, j in _seed_pairs(len(a_runs), len(b_runs)):
+        pairs = list(zip(a_runs[i], b_runs[j]))
+        gained = sum(x["process_correct"] == 0 < y["process_correct"] for x, y in pairs)
+        lost = sum(y["process_correct"] == 0 < x["process_correct"] for x, y in pairs)
         out.append({"gained": gained, "lost": lost, "sign_test_p": sign_test(gained, lost)})
     return out
 
@@ -290,11 +293,11 @@ def evaluate_comparison(comp: Comparison, root: Path, spec: BootstrapSpec) -> di
     if comp.seeded:
         return _pooled_comparison(comp, root)
     metric, k = comp.metric_and_k()
-    a, b = load_results(root / comp.a, need_problems=True), load_results(root / comp.b, need_problems=True)
-    if comp.metric == "right_answer_unverified":
+    if comp.metric == "right_answer_unverified":  # from counts, on aligned problems (loads both runs itself)
         values_a, values_b, _ = _aligned_values(comp, root)
         rec = paired_difference(values_a[0], values_b[0], spec)
     else:
+        a, b = load_results(root / comp.a, need_problems=True), load_results(root / comp.b, need_problems=True)
         rec = run_difference(a, b, metric, k, spec, comp.regime, comp.context)
     if rec is None:
         raise ConfigError(f"{comp.a} vs {comp.b}: no problems in regime {comp.regime!r}; check the regime name")
@@ -321,7 +324,7 @@ def _pooled_comparison(comp: Comparison, root: Path) -> dict:
            "se": rec["se"], "df": rec["df"], "p_value": rec["p_value"], "per_seed": per_seed,
            "seeds_agree": agree, "reproduced": _holds(comp.direction, *rec["ci95"]) and agree}
     if comp.metric.startswith("process_pass"):
-        out["solved"] = _solved_changes(comp, records, len(a))
+        out["solved"] = _solved_changes(records, len(a))
     if comp.context is not None:
         out["context"] = comp.context
     return out
