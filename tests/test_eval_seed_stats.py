@@ -194,6 +194,8 @@ def test_findings_pool_seeds_with_holm_and_per_seed_differences(seeded_runs):
     assert hacking["difference"] == pytest.approx(-4 / 16, abs=0.02) and hacking["reproduced"]
     table = findings_markdown(result)
     assert "Holm p" in table and "(seeds: " in table and "Supplementary" in table
+    lo, hi = up["holm"]["interval"]
+    assert f"[{100 * lo:+.1f}, {100 * hi:+.1f}] at " in table  # the Holm-corrected interval, not only the 95% one
     again = evaluate_findings(parse_findings_spec(seeded_runs / "f.yaml", seeded_runs), seeded_runs)
     assert json.dumps(again) == json.dumps(result)  # deterministic
 

@@ -400,22 +400,28 @@ def _cell(r: dict) -> str:
 def findings_markdown(result: dict) -> str:
     """One table: each claim, its change with interval (per seed where pooled), reproduced or not."""
     holm = "family" in result
-    head = ("| finding | metric (regime) | b − a, points [95% CI] | "
-            + ("Holm p (detectable at 80% power, points) | " if holm else "") + "reproduced |")
-    lines = [head, "|---|---|---|" + ("---|" if holm else "") + "---|"]
+    head = ("| finding | metric (regime) | b − a, points [95% CI]; conditions | "
+            + ("Holm-corrected interval | Holm p | detectable at 80% power, points | " if holm else "")
+            + "reproduced |")
+    lines = [head, "|---|---|---|" + ("---|---|---|" if holm else "") + "---|"]
     for f in result["findings"]:
         rows = [f] + f.get("conditions", [])
         verdict = "**yes**" if f["reproduced"] else "no"
         if f.get("exploratory"):
             verdict += " (exploratory)"
-        p = (f"{f['holm']['adjusted_p']:.3g} ({100 * f['holm']['detectable_80']:.1f}) | " if "holm" in f
-             else ("– | " if holm else ""))
+        p = (_holm_cells(f["holm"]) if "holm" in f else ("– | – | – | " if holm else ""))
         lines.append(f"| `{f['name']}` | {rows[0]['metric']} | {'; '.join(_cell(r) for r in rows)} | {p}{verdict} |")
     supplementary = [(f["name"], r) for f in result["findings"] for r in f.get("supplementary", [])]
     if supplementary:
         lines += ["", "Supplementary (reported, decide nothing):", ""]
         lines += [f"- `{name}`: {_a_to_b(r)} {_cell(r)}" for name, r in supplementary]
     return "\n".join(lines)
+
+
+def _holm_cells(h: dict) -> str:
+    lo, hi = h["interval"]
+    return (f"[{100 * lo:+.1f}, {100 * hi:+.1f}] at {100 * h['level']:.4g}% | {h['adjusted_p']:.3g} | "
+            f"{100 * h['detectable_80']:.1f} | ")
 
 
 def _a_to_b(r: dict) -> str:

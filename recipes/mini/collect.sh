@@ -3,6 +3,7 @@
 # samples) under recipes/mini/results/<stage>/, the selection record, the training FLOPs of the equal-compute
 # comparison (interplay-hf compute), then findings.json, computed from the committed files only.
 #   bash recipes/mini/collect.sh [runs/mini2]
+# (the evaluation reports land in report_edge/, report_id/ and report_ctx_b*/, each against its base)
 set -euo pipefail
 run=${1:-runs/mini2}
 out=recipes/mini/results
@@ -25,3 +26,14 @@ times = {p.parent.name: json.loads(p.read_text())["wall_s"] for p in sorted(path
 pathlib.Path(sys.argv[2]).write_text(json.dumps({"wall_s": times, "total_s": round(sum(times.values()), 1)}, indent=1) + "\n")
 PY
 interplay-hf findings recipes/mini/findings.yaml --output "$out/findings.json"
+# every arm side by side, from the committed counts: pass@k per regime with intervals, paired changes against the
+# first run (the base before the step tested), error types per regime (naming vs reasoning failures)
+arms="rl_edge rl_control rl_id rl_outcome rl_mixed mid_full rl_mid"
+interplay-hf report "$out/eval_edge_base" $(for a in $arms; do echo "$out/eval_edge.${a}_s0 $out/eval_edge.${a}_s1"; done) \
+  --paired --output-dir "$out/report_edge"
+interplay-hf report "$out/eval_id_base" $(for a in $arms; do echo "$out/eval_id.${a}_s0 $out/eval_id.${a}_s1"; done) \
+  --paired --output-dir "$out/report_id"
+for b in b0 b1 b10; do
+  interplay-hf report "$out/eval_ctx.base_$b" "$out/eval_ctx.ctx_${b}_s0" "$out/eval_ctx.ctx_${b}_s1" \
+    --paired --output-dir "$out/report_ctx_$b"
+done
