@@ -10,7 +10,8 @@ work=$run/extrapolate
 out=recipes/mini/results/extrapolate
 mkdir -p "$work" "$out"
 if [ ! -f "$work/p1_5m/model.safetensors" ]; then
-  interplay-hf train sft --config recipes/quickstart/pretrain.yaml -- --output_dir "$work/p1_5m" \
+  # two DDP ranks, as the study ran phase 1: the same batch (2 x 4 x 512 tokens) and steps
+  interplay-hf train sft --config recipes/quickstart/pretrain.yaml --num-processes 2 -- --output_dir "$work/p1_5m" \
     --dataset_path "$run/data/dataset" --tokenizer_name_or_path "$run/tokenizer" --bf16 false \
     --model_preset qwen2-5m
 fi
