@@ -14,6 +14,7 @@ from conftest import assert_schema, results_from_records
 from interplay_hf.errors import ConfigError
 from interplay_hf.evaluation.results_schema import Findings
 from interplay_hf.evaluation.seed_stats import (
+    detectable_difference,
     holm_adjust,
     pooled_difference,
     regularized_beta,
@@ -52,6 +53,10 @@ def test_pooled_difference_shapes_and_degenerate_cases():
     assert same["difference"] == 0.0 and same["p_value"] == 1.0 and same["ci95"] == [0.0, 0.0]
     shifted = pooled_difference(flat, [[0.7] * 10, [0.7] * 10])
     assert shifted["difference"] == pytest.approx(0.2) and shifted["p_value"] == 0.0
+    assert "same amount" in shifted["degenerate"]
+    zeros = pooled_difference([[0.0] * 10] * 2, [[0.0] * 10] * 2)  # no run solved anything: nothing to test
+    assert "scored 0" in zeros["degenerate"] and zeros["df"] is None and detectable_difference(zeros) is None
+    json.dumps(zeros, allow_nan=False)  # findings.json stays valid JSON (no inf degrees of freedom)
     with pytest.raises(ConfigError, match="same problems"):
         pooled_difference([[0.1, 0.2]], [[0.1, 0.2, 0.3]])
     with pytest.raises(ConfigError, match="at least 2"):
@@ -240,3 +245,21 @@ def test_a_claim_changed_after_registration_is_exploratory(seeded_runs):
     assert result["family"]["claims"] == ["hacking"] and result["findings"][0]["exploratory"]
     spec.write_text("registered: 0000000000000000000000000000000000000000\n" + SPEC)
     assert all(f.exploratory for f in parse_findings_spec(spec, seeded_runs).findings)
+
+
+def test_a_claim_no_run_can_score_on_is_reported_untestable(seeded_runs):
+    from interplay_hf.evaluation.findings import evaluate_findings, findings_markdown, parse_findings_spec
+
+    for name in ("out_s0", "out_s1", "rl_s0", "rl_s1"):
+        path = seeded_runs / name / "results.json"
+        results = json.loads(path.read_text())
+        for p in results["problems"]:
+            p["process_correct"] = p["outcome_correct"] = 0
+        path.write_text(json.dumps(results))
+    result = evaluate_findings(parse_findings_spec(seeded_runs / "f.yaml", seeded_runs), seeded_runs)
+    hacking = result["findings"][1]
+    assert "scored 0" in hacking["degenerate"] and hacking["holm"]["detectable_80"] is None
+    assert not hacking["reproduced"]
+    json.dumps(result, allow_nan=False)
+    assert "`hacking` | right_answer_unverified | right_answer_unverified (OOD-edge): untestable, every run scored 0" \
+        in findings_markdown(result)

@@ -323,6 +323,8 @@ def _pooled_comparison(comp: Comparison, root: Path) -> dict:
            "difference": rec["difference"], "ci95": rec["ci95"], "paired": True, "pooled_over_seeds": True,
            "se": rec["se"], "df": rec["df"], "p_value": rec["p_value"], "per_seed": per_seed,
            "seeds_agree": agree, "reproduced": _holds(comp.direction, *rec["ci95"]) and agree}
+    if "degenerate" in rec:  # e.g. no run solved any problem: the row is reported as untestable, not as [0, 0]
+        out["degenerate"] = rec["degenerate"]
     if comp.metric.startswith("process_pass"):
         out["solved"] = _solved_changes(records, len(a))
     if comp.context is not None:
@@ -390,6 +392,8 @@ def evaluate_findings(findings: list[Finding] | FindingsSpec, root: str | Path,
 
 def _cell(r: dict) -> str:
     where = f"{r['regime']}{', ' + r['context'] if r.get('context') else ''}"
+    if r.get("degenerate"):
+        return f"{r['metric']} ({where}): untestable, {r['degenerate']}"
     text = (f"{r['metric']} ({where}): {100 * r['difference']:+.1f} "
             f"[{100 * r['ci95'][0]:+.1f}, {100 * r['ci95'][1]:+.1f}]")
     if r.get("per_seed"):
@@ -405,12 +409,12 @@ def findings_markdown(result: dict) -> str:
             + "reproduced |")
     lines = [head, "|---|---|---|" + ("---|---|---|" if holm else "") + "---|"]
     for f in result["findings"]:
-        rows = [f] + f.get("conditions", [])
         verdict = "**yes**" if f["reproduced"] else "no"
         if f.get("exploratory"):
             verdict += " (exploratory)"
         p = (_holm_cells(f["holm"]) if "holm" in f else ("– | – | – | " if holm else ""))
-        lines.append(f"| `{f['name']}` | {rows[0]['metric']} | {'; '.join(_cell(r) for r in rows)} | {p}{verdict} |")
+        cells = [_cell(f)] + [f"against {_arm(c['a'])}: {_cell(c)}" for c in f.get("conditions", [])]
+        lines.append(f"| `{f['name']}` | {f['metric']} | {'; '.join(cells)} | {p}{verdict} |")
     supplementary = [(f["name"], r) for f in result["findings"] for r in f.get("supplementary", [])]
     if supplementary:
         lines += ["", "Supplementary (reported, decide nothing):", ""]
@@ -419,14 +423,22 @@ def findings_markdown(result: dict) -> str:
 
 
 def _holm_cells(h: dict) -> str:
+    if h["detectable_80"] is None:  # a degenerate comparison: no interval, no power
+        return f"– | {h['adjusted_p']:.3g} | – | "
     lo, hi = h["interval"]
     return (f"[{100 * lo:+.1f}, {100 * hi:+.1f}] at {100 * h['level']:.4g}% | {h['adjusted_p']:.3g} | "
             f"{100 * h['detectable_80']:.1f} | ")
 
 
+def _arm(runs: str | list[str]) -> str:
+    """An arm's name: its first run's folder, without the seed suffix when the arm lists seeds."""
+    if isinstance(runs, list):
+        return re.sub(r"_s\d+$", "", Path(runs[0]).name)
+    return Path(runs).name
+
+
 def _a_to_b(r: dict) -> str:
-    name = lambda runs: Path(runs[0] if isinstance(runs, list) else runs).name  # noqa: E731
-    return f"{name(r['a'])} → {name(r['b'])}:"
+    return f"{_arm(r['a'])} → {_arm(r['b'])}:"
 
 
 def _result_paths(parsed: FindingsSpec, root: Path) -> list[tuple[str, Path]]:

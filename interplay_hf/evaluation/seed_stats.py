@@ -101,9 +101,9 @@ def pooled_difference(a_runs: Sequence[Sequence[float]], b_runs: Sequence[Sequen
     problem_var = float(np.var(per_problem, ddof=1)) / num_problems
     seed_parts = [(_seed_component(x) / x.shape[0], x.shape[0] - 1) for x in (a, b) if x.shape[0] > 1]
     variance = problem_var + sum(part for part, _ in seed_parts)
-    if variance <= 0.0:  # every problem moved by exactly the same amount in every run: nothing random left
-        return {"difference": difference, "ci95": [difference, difference], "se": 0.0, "df": math.inf,
-                "p_value": 1.0 if difference == 0 else 0.0, "confidence": confidence}
+    if variance <= 0.0:  # every problem moved by exactly the same amount in every run (typically: all scored 0)
+        return {"difference": difference, "ci95": [difference, difference], "se": 0.0, "df": None,
+                "p_value": 1.0 if difference == 0 else 0.0, "confidence": confidence, "degenerate": _why_constant(a, b)}
     denom = problem_var**2 / (num_problems - 1) + sum(part**2 / df for part, df in seed_parts)
     df = variance**2 / denom if denom > 0 else math.inf
     se = math.sqrt(variance)
@@ -111,6 +111,12 @@ def pooled_difference(a_runs: Sequence[Sequence[float]], b_runs: Sequence[Sequen
     p_value = min(1.0, 2.0 * student_t_sf(abs(difference) / se, df))
     return {"difference": difference, "ci95": [difference - half, difference + half], "se": se, "df": df,
             "p_value": p_value, "confidence": confidence}
+
+
+def _why_constant(a: np.ndarray, b: np.ndarray) -> str:
+    if not a.any() and not b.any():
+        return "every run scored 0 on every problem: the comparison has no signal to test"
+    return "every problem changed by the same amount in every run: no spread to build an interval from"
 
 
 def interval_at(record: dict, confidence: float) -> list[float]:
@@ -121,11 +127,12 @@ def interval_at(record: dict, confidence: float) -> list[float]:
     return [record["difference"] - half, record["difference"] + half]
 
 
-def detectable_difference(record: dict, alpha: float = 0.05, power: float = 0.8) -> float:
+def detectable_difference(record: dict, alpha: float = 0.05, power: float = 0.8) -> float | None:
     """The smallest true difference this comparison would call (two-sided level ``alpha``) with probability
-    ``power``: what a negative result can rule out, given its standard error and degrees of freedom."""
+    ``power``: what a negative result can rule out, given its standard error and degrees of freedom. None when
+    the comparison has no spread (``degenerate``): it cannot say what it could have detected."""
     if record["se"] == 0.0:
-        return 0.0
+        return None
     return (student_t_quantile(1.0 - alpha / 2.0, record["df"]) + student_t_quantile(power, record["df"])) * record["se"]
 
 
