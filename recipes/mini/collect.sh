@@ -9,18 +9,8 @@ run=${1:-runs/mini2}
 out=recipes/mini/results
 for dir in "$run"/eval_*; do
   [ -f "$dir/results.json" ] || continue
-  mkdir -p "$out/$(basename "$dir")"
   # the model and data paths as the README's commands name them (runs/mini2/...), not this machine's
-  python - "$dir/results.json" "$out/$(basename "$dir")/results.json" "$(cd "$run/.." && pwd)/" <<'PY'
-import json, sys
-results = json.load(open(sys.argv[1], encoding="utf-8"))
-for key in ("model", "data"):
-    if isinstance(results.get(key), str) and results[key].startswith(sys.argv[3]):
-        results[key] = "runs/" + results[key][len(sys.argv[3]):]
-with open(sys.argv[2], "w", encoding="utf-8") as f:
-    json.dump(results, f, indent=1, ensure_ascii=False, allow_nan=False)
-    f.write("\n")
-PY
+  python recipes/mini/copy_results.py "$dir/results.json" "$out/$(basename "$dir")/results.json" "$run/.."
 done
 mkdir -p "$out/select" "$out/compute"
 cp "$run/select/selection.json" "$out/select/selection.json"

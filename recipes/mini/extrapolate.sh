@@ -20,6 +20,5 @@ for arm in p1_1m:"$run/pretrain" p1_5m:"$work/p1_5m"; do
   interplay-hf eval --model "$model" --data "$run/data/dataset" --split 'eval_*' --ops 2-3 --contexts zoo \
     --regimes "ID=2,OOD-edge=3" --n 128 --k 1,8,32,128 --max-new-tokens 160 --seed 0 --no-inspect \
     --output-dir "$work/eval_$name"
-  mkdir -p "$out/eval_$name"
-  cp "$work/eval_$name/results.json" "$out/eval_$name/results.json"
+  python recipes/mini/copy_results.py "$work/eval_$name/results.json" "$out/eval_$name/results.json" "$run/.."
 done
