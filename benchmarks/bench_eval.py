@@ -5,6 +5,8 @@
     python benchmarks/bench_eval.py --preset qwen2-5m --rounds 2             # the same, qwen2-5m
     python benchmarks/bench_eval.py --model runs/quickstart/pretrain --data runs/quickstart/data/dataset \\
         --max-new-tokens 160                                                 # a trained model that stops
+    python benchmarks/bench_eval.py --model runs/mini2/tail.b0 --data runs/mini2/data/dataset --ops 4-5 \\
+        --contexts zoo --max-problems-per-op 10 --rounds 2                   # the study's base on its edge problems
 
 Both sides load the model from disk inside the timed region and generate n samples per prompt at the paper's
 settings (temperature 0.7, top-p 1, no top-k, stop at ``</answer>``) with the same batch size:
@@ -89,13 +91,15 @@ def plain_generate(model_dir: str, prompts: list[str], n: int, max_new: int, bat
     return tokens, time.perf_counter() - start, time.process_time() - cpu
 
 
-def our_eval(model_dir: str, data: str, n: int, max_new: int, batch_size: int, dtype: str, out: Path) -> tuple[int, float, float]:
-    """(generated tokens, wall seconds, CPU seconds) of ``interplay-hf eval`` end to end."""
+def our_eval(model_dir: str, data: str, n: int, max_new: int, batch_size: int, dtype: str, out: Path,
+             select: dict) -> tuple[int, float, float]:
+    """(generated tokens, wall seconds, CPU seconds) of ``interplay-hf eval`` end to end on the problems that
+    ``select`` (ops, contexts, max_problems_per_op) keeps."""
     from interplay_hf.evaluation.config import EvalConfig
     from interplay_hf.evaluation.runner import evaluate
 
     cfg = EvalConfig(output_dir=str(out), model=model_dir, data=data, n=n, k=[1], max_new_tokens=max_new,
-                     batch_size=batch_size, dtype=dtype, greedy=False)
+                     batch_size=batch_size, dtype=dtype, greedy=False, **select)
     start, cpu = time.perf_counter(), time.process_time()
     results = evaluate(cfg, log=lambda msg: None)
     return results["run"]["generated_tokens"], time.perf_counter() - start, time.process_time() - cpu
@@ -109,7 +113,10 @@ def main() -> None:
     parser.add_argument("--data", help="the eval set for --model (a saved dataset or .jsonl; eval splits are used)")
     parser.add_argument("--prompts", type=int, default=None, help="random-model prompts (default: every fixture row "
                         "of --ops; 4 with --quick)")
-    parser.add_argument("--ops", default=None, help="random-model prompts' ops, e.g. 4-5 (default; 2-3 with --quick)")
+    parser.add_argument("--ops", default=None, help="prompts' ops, e.g. 4-5 (random model: default 4-5, 2-3 with "
+                        "--quick; --model: every op of --data unless given)")
+    parser.add_argument("--contexts", default=None, help="--model: only these contexts of --data, e.g. zoo")
+    parser.add_argument("--max-problems-per-op", type=int, default=None, help="--model: the first N problems per op")
     parser.add_argument("--n", type=int, default=None, help="samples per prompt (default 16 quick / 128)")
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default 64 quick / 160")
     parser.add_argument("--batch-size", type=int, default=256, help="the same for both sides")
@@ -125,6 +132,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    from interplay_hf.evaluation.config import EvalConfig
     from interplay_hf.evaluation.problems import load_problems
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,7 +141,12 @@ def main() -> None:
             model_dir, data = args.model, args.data
         else:
             model_dir, data = random_model(args.preset, work, args.prompts or (4 if args.quick else None), ops)
-        prompts = [p.prompt for p in load_problems(data, None, None, None, None, work / "problems")]
+        # with --model, the same problems on both sides: those --ops/--contexts/--max-problems-per-op keep
+        select = ({"ops": args.ops, "contexts": args.contexts, "max_problems_per_op": args.max_problems_per_op}
+                  if args.model else {})
+        config = EvalConfig(output_dir=str(work / "problems"), model=model_dir, data=data, **select)
+        prompts = [p.prompt for p in load_problems(data, None, config.ops, config.contexts, config.max_problems_per_op,
+                                                   work / "problems")]
         print(f"model {model_dir}, {len(prompts)} prompts x n={n}, max_new_tokens={max_new}, batch {args.batch_size}, "
               f"our dtype {args.dtype}, threads {torch.get_num_threads()}")
         rates: dict[tuple[str, str], list[float]] = {(name, clock): [] for name in SIDES for clock in ("wall", "cpu")}
@@ -142,7 +155,8 @@ def main() -> None:
                 if name == "plain generate":
                     tokens, wall, cpu = plain_generate(model_dir, prompts, n, max_new, args.batch_size)
                 else:
-                    tokens, wall, cpu = our_eval(model_dir, data, n, max_new, args.batch_size, args.dtype, work / f"e{r}")
+                    tokens, wall, cpu = our_eval(model_dir, data, n, max_new, args.batch_size, args.dtype, work / f"e{r}",
+                                                 select)
                 rates[name, "wall"].append(tokens / wall)
                 rates[name, "cpu"].append(tokens / cpu)
                 print(f"  round {r}: {name:18s} {tokens:7d} tokens {wall:7.1f}s wall {tokens / wall:7.0f} tok/s, "
