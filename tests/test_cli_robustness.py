@@ -64,8 +64,11 @@ def test_sigterm_during_a_build_removes_its_staging_folder(tmp_path):
 
 def _first_line_then(signal_or_close: str) -> tuple[int, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    # A terminal's Ctrl-C: SIGINT handled as usual even where the suite itself runs as a background job (a shell
+    # starts those with SIGINT ignored, and the child would inherit that and run to the end)
     proc = subprocess.Popen([sys.executable, "-m", "interplay_hf.cli", "data", "sample", "--op", "20", "--n", "100000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout is not None and proc.stderr is not None
     assert json.loads(proc.stdout.readline())["op"] == 20
     if signal_or_close == "close":
