@@ -7,6 +7,7 @@
 set -euo pipefail
 run=${1:-runs/mini2}
 out=recipes/mini/results
+[ -f "$run/select/selection.json" ] || { echo "collect.sh: $run is not a finished mini study run (no select/selection.json); pass its folder, e.g. runs/mini2" >&2; exit 2; }
 for dir in "$run"/eval_*; do
   [ -f "$dir/results.json" ] || continue
   # the model and data paths as the README's commands name them (runs/mini2/...), not this machine's

@@ -20,4 +20,6 @@ def main(source: str, target: str, runs_dir: str) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit("usage: python recipes/mini/copy_results.py SRC/results.json DST/results.json RUNS_DIR")
     main(*sys.argv[1:])

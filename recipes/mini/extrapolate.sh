@@ -6,6 +6,7 @@
 #   bash recipes/mini/extrapolate.sh [runs/mini2]
 set -euo pipefail
 run=${1:-runs/mini2}
+[ -f "$run/pretrain/model.safetensors" ] || { echo "extrapolate.sh: $run has no finished phase-1 base (pretrain/model.safetensors); pass a mini study run folder, e.g. runs/mini2" >&2; exit 2; }
 work=$run/extrapolate
 out=recipes/mini/results/extrapolate
 mkdir -p "$work" "$out"
