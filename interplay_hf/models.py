@@ -160,6 +160,14 @@ _CONFIG_SIZES = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_l
                  "num_key_value_heads", "max_position_embeddings", "head_dim")
 
 
+def check_saved_weights(folder: Path, field_name: str) -> None:
+    """A saved model's config and every safetensors header, checked before any rank loads it: a bad size or a
+    truncated file (a copy cut short, a save killed half-way) is one line now, not a traceback in every rank."""
+    check_model_config(folder, field_name)
+    for weights in sorted(folder.glob("*.safetensors")):
+        safetensors_shapes(weights, field_name)
+
+
 def check_model_config(folder: Path, field_name: str) -> None:
     """A saved model's ``config.json`` is strict JSON with positive integer sizes (``hidden_size: -5`` would
     fail as a tensor-shape traceback after loading starts)."""

@@ -492,7 +492,8 @@ def check_replaceable(target: Path, overwrite: bool) -> None:
     if not (target / REPORT_FILE).is_file() and any(target.iterdir()):
         raise ConfigError(f"output_dir {str(target)!r} is not a dataset built by interplay-hf (no {REPORT_FILE}); "
                           "--overwrite replaces only our builds: choose another --output-dir or remove it yourself")
-    foreign = sorted(p.name for p in target.iterdir() if p.name not in _build_entries(target))
+    ours = _build_entries(target)
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in ours)
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise ConfigError(f"output_dir {str(target)!r} holds files a build did not write ({shown}); --overwrite "

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from interplay_hf.errors import ConfigError
-from interplay_hf.models import check_model_config, safetensors_shapes
+from interplay_hf.models import check_saved_weights
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
 
@@ -44,9 +44,7 @@ def check_local_model(model: str, subfolder: str | None, tokenizer: str | None) 
             "or pass --tokenizer <dir>"
         )
     if not is_adapter_dir(path):
-        check_model_config(path, "--model")
-        for weights in sorted(path.glob("*.safetensors")):  # a half-written file: one line now, not a traceback later
-            safetensors_shapes(weights, "--model")
+        check_saved_weights(path, "--model")
     return path
 
 

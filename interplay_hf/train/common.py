@@ -43,8 +43,10 @@ def last_checkpoint(training_args) -> str | None:
     without it is a save that was interrupted: skip it (the run will rewrite it when it gets there).
     """
     if training_args.resume_from_checkpoint:
+        from interplay_hf.train.stage_output import names_a_checkpoint
+
         path = str(training_args.resume_from_checkpoint)
-        if path.lower() in ("true", "1", "yes"):
+        if not names_a_checkpoint(path):
             return newest_complete_checkpoint(training_args.output_dir)
         if not Path(path).is_dir():
             raise ConfigError(f"resume_from_checkpoint: {path} is not a checkpoint directory.")
@@ -233,7 +235,7 @@ def stage_cli(kind: str, main, argv: list[str] | None = None, pusher: StagePushe
     no traceback). ``pusher`` comes from the script's ``__main__`` block: the Hub layer sits above training."""
     from interplay_hf.guard.policy import pop_debug_flag, run_guarded
     from interplay_hf.train.config import parse_stage_args
-    from interplay_hf.train.stage_output import stage_lock
+    from interplay_hf.train.stage_output import is_main_rank, stage_lock
 
     argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
 
@@ -243,7 +245,7 @@ def stage_cli(kind: str, main, argv: list[str] | None = None, pusher: StagePushe
         push = take_push_request(training_args, pusher)
         with stage_lock(training_args):
             main(script_args, training_args, model_args)
-            if push is not None and int(os.environ.get("RANK", "0") or 0) == 0:
+            if push is not None and is_main_rank():
                 push(training_args)
         return 0
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from interplay_hf.errors import ConfigError
 from interplay_hf.inputs import check_number
-from interplay_hf.models import check_model_config, safetensors_shapes
+from interplay_hf.models import check_saved_weights
+from interplay_hf.train.stage_output import names_a_checkpoint
 
 # field -> (lowest allowed, whether the bound itself is allowed, what the value means); None values are skipped.
 _RANGES: dict[str, tuple[float, bool, str]] = {
@@ -89,9 +90,7 @@ def check_model_dir(value: str | None, field_name: str) -> None:
         extra = " (it holds *.bin weights: only safetensors are loaded)" if any(path.glob("*.bin")) else ""
         raise ConfigError(f"{field_name}: {value} has no *.safetensors weights{extra}; point it at a finished "
                           "stage or checkpoint folder.")
-    check_model_config(path, field_name)
-    for weights in sorted(path.glob("*.safetensors")):  # headers only: a truncated file fails here, not in every rank
-        safetensors_shapes(weights, field_name)
+    check_saved_weights(path, field_name)
 
 
 def check_tokenizer_dir(value: str | None, field_name: str) -> None:
@@ -139,7 +138,7 @@ def check_dataset(stage: str, script_args: Any, training_args: Any) -> None:
 
 def check_resume(training_args: Any) -> None:
     resume = getattr(training_args, "resume_from_checkpoint", None)
-    if resume and str(resume).lower() not in ("true", "1", "yes") and not Path(str(resume)).is_dir():
+    if names_a_checkpoint(resume) and not Path(str(resume)).is_dir():
         raise ConfigError(f"resume_from_checkpoint: {resume} is not a checkpoint folder; give a checkpoint-N "
                           "folder, or drop it (a re-run resumes from the newest checkpoint in output_dir).")
 

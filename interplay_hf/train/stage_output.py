@@ -110,7 +110,7 @@ def remove_checkpoints(out: Path) -> list[str]:
     return removed
 
 
-def _explicit(resume: Any) -> bool:
+def names_a_checkpoint(resume: Any) -> bool:
     """``resume_from_checkpoint`` names a checkpoint (resumed as asked), rather than true or unset (the newest)."""
     return bool(resume) and str(resume).lower() not in ("true", "1", "yes")
 
@@ -127,7 +127,7 @@ def resume_or_refuse(checkpoint: str | None, script_args: Any, training_args: An
             if removed:
                 logger.info("overwrite_output_dir: removed %s from %s; starting fresh", ", ".join(removed), out)
         checkpoint = None
-    elif checkpoint is not None and not _explicit(training_args.resume_from_checkpoint):
+    elif checkpoint is not None and not names_a_checkpoint(training_args.resume_from_checkpoint):
         saved = _saved_settings(out, checkpoint) or {}
         differ = _differences(saved, current, (out / SETTINGS_FILE).is_file())
         if differ:

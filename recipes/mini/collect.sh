@@ -30,10 +30,10 @@ interplay-hf findings recipes/mini/findings.yaml --output "$out/findings.json"
 # every arm side by side, from the committed counts: pass@k per regime with intervals, paired changes against the
 # first run (the base before the step tested), error types per regime (naming vs reasoning failures)
 arms="rl_edge rl_control rl_id rl_outcome rl_mixed mid_full rl_mid"
-interplay-hf report "$out/eval_edge_base" $(for a in $arms; do echo "$out/eval_edge.${a}_s0 $out/eval_edge.${a}_s1"; done) \
-  --paired --output-dir "$out/report_edge"
-interplay-hf report "$out/eval_id_base" $(for a in $arms; do echo "$out/eval_id.${a}_s0 $out/eval_id.${a}_s1"; done) \
-  --paired --output-dir "$out/report_id"
+for s in edge id; do
+  interplay-hf report "$out/eval_${s}_base" $(for a in $arms; do echo "$out/eval_$s.${a}_s0 $out/eval_$s.${a}_s1"; done) \
+    --paired --output-dir "$out/report_$s"
+done
 for b in b0 b1 b10; do
   interplay-hf report "$out/eval_ctx.base_$b" "$out/eval_ctx.ctx_${b}_s0" "$out/eval_ctx.ctx_${b}_s1" \
     --paired --output-dir "$out/report_ctx_$b"
